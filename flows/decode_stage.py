@@ -1,0 +1,85 @@
+"""First step of the flow: raw Kafka messages to compact events, or to dead letters.
+
+Decoding happens once, at the edge; what crosses the worker exchange afterwards is a small
+tuple, not a pydantic model (cheaper to pickle between processes, smaller in join state).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NamedTuple
+
+from bytewax.connectors.kafka import KafkaSourceMessage
+
+from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
+from schemas.dead_letter import DeadLetter
+from schemas.decode import DecodeError, decode_label, decode_prediction
+
+_SEGMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+_MAX_INTERNED_SEGMENTS = 100_000
+
+
+class DecodedEvent(NamedTuple):
+    source: str          # PREDICTIONS or LABELS
+    partition: int
+    event_time: float    # the prediction's or the label's own event time
+    prediction_id: str
+    event: PendingPrediction | PendingLabel
+
+
+def decode_message(message: KafkaSourceMessage, labels_topic: str) -> DecodedEvent | DeadLetter:
+    """Decode one message of the predictions or labels topic."""
+    partition = message.partition if message.partition is not None else -1
+    offset = message.offset if message.offset is not None else -1
+    try:
+        if message.topic == labels_topic:
+            label = decode_label(message.value)
+            return DecodedEvent(
+                LABELS,
+                partition,
+                label.timestamp,
+                label.prediction_id,
+                PendingLabel(
+                    labeled_at=label.timestamp,
+                    label=label.label,
+                    model_id=_intern(label.model_id),
+                    reviewer=_intern(label.reviewer),
+                    partition=partition,
+                    offset=offset,
+                ),
+            )
+        prediction = decode_prediction(message.value)
+    except DecodeError as error:
+        return DeadLetter(message.topic or "?", partition, offset, str(error), message.value, message.key)
+    return DecodedEvent(
+        PREDICTIONS,
+        partition,
+        prediction.timestamp,
+        prediction.prediction_id,
+        PendingPrediction(
+            predicted_at=prediction.timestamp,
+            model_id=sys.intern(prediction.model_id),
+            model_version=_intern(prediction.model_version),
+            predicted_label=prediction.predicted_label,
+            review_probability=float(prediction.review_probability),
+            score=None if prediction.score is None else float(prediction.score),
+            segment=_shared_segment(prediction.segment),
+        ),
+    )
+
+
+def _intern(text: str | None) -> str | None:
+    return None if text is None else sys.intern(text)
+
+
+def _shared_segment(segment: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """One tuple object per distinct segment, shared by every pending prediction that has it."""
+    if not segment:
+        return ()
+    key = tuple(sorted(segment.items()))
+    shared = _SEGMENTS.get(key)
+    if shared is None:
+        if len(_SEGMENTS) >= _MAX_INTERNED_SEGMENTS:
+            return key  # a high-cardinality "segment" is not worth sharing
+        shared = _SEGMENTS[key] = key
+    return shared

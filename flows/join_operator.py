@@ -1,0 +1,43 @@
+"""The Bytewax step around `JoinShard`: one logic per shard key, outcomes downstream."""
+
+from __future__ import annotations
+
+from bytewax.operators import StatefulBatchLogic
+
+from flows import metrics
+from flows.join_state import JoinSettings, JoinShard, Outcome
+from flows.partition_clock import LABEL_ITEM, PREDICTION_ITEM, PROGRESS_ITEM
+
+
+class JoinShardLogic(StatefulBatchLogic):
+    def __init__(self, settings: JoinSettings, report_pending_at_end: bool, resume: JoinShard | None) -> None:
+        self.shard = resume.snapshot() if resume is not None else JoinShard(settings)
+        self.report_pending_at_end = report_pending_at_end
+        self._size_reported = 0
+        self._report_size()
+
+    def on_batch(self, values: list[tuple]) -> tuple[list[Outcome], bool]:
+        shard = self.shard
+        outcomes: list[Outcome] = []
+        for item in values:
+            kind = item[0]
+            if kind == PREDICTION_ITEM:
+                outcomes.extend(shard.add_prediction(item[1], item[2]))
+            elif kind == LABEL_ITEM:
+                outcomes.extend(shard.add_label(item[1], item[2]))
+            elif kind == PROGRESS_ITEM:
+                progress = item[1]
+                outcomes.extend(shard.advance(progress.source, progress.partition, progress.event_time))
+        self._report_size()
+        return outcomes, False
+
+    def on_eof(self) -> tuple[list[Outcome], bool]:
+        return (self.shard.pending() if self.report_pending_at_end else []), False
+
+    def snapshot(self) -> JoinShard:
+        return self.shard.snapshot()
+
+    def _report_size(self) -> None:
+        size = self.shard.size()
+        metrics.JOIN_STATE_SIZE.inc(size - self._size_reported)
+        self._size_reported = size

@@ -1,0 +1,199 @@
+"""The label-to-prediction join, as plain state with no engine in it.
+
+One `JoinShard` owns the prediction ids that hash to it. It never reads a clock: a prediction
+waits for its label until the *labels* input has progressed past its event time plus the
+maximum label delay; a label that arrives first waits until the *predictions* input has
+progressed past the label's time plus a margin. Each side expires on the other side's
+progress, so replaying topics full of old data, or one topic lagging hours behind the other,
+never drops a record that would still have matched.
+
+Every input record ends as exactly one outcome (see `Outcome.kind`), which is what the
+accounting tests check. The first prediction and the first label of an id win; later ones are
+duplicates. A label whose model_id contradicts its prediction is rejected (dead-lettered) and
+the prediction goes on waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from flows.deadlines import DeadlineBuckets
+from schemas.joined import ClassLabel, JoinedRecord
+
+PREDICTIONS = "predictions"
+LABELS = "labels"
+
+# Outcome kinds: every input record becomes exactly one of these (or stays pending).
+JOINED = "joined"                          # the label and its prediction, matched
+PREDICTION_EXPIRED = "prediction_expired"  # no label came within the maximum label delay
+LABEL_EXPIRED = "label_expired"            # no prediction came for this label
+PREDICTION_DUPLICATE = "prediction_duplicate"  # same prediction_id again: the first one wins
+LABEL_DUPLICATE = "label_duplicate"        # a second label for a prediction: dropped
+LABEL_REJECTED = "label_rejected"          # label contradicts its prediction (model_id)
+PREDICTION_PENDING = "prediction_pending"  # only reported at end of input
+LABEL_PENDING = "label_pending"
+
+
+@dataclass(frozen=True, slots=True)
+class JoinSettings:
+    """How long each side waits, in event-time seconds."""
+
+    max_label_delay: float = 7 * 86_400.0
+    label_wait_margin: float = 600.0
+    expiry_granularity: float = 60.0
+    # Partition count per input, when known: progress then waits until every partition has
+    # been heard from, so a partition read first cannot expire records of one read later.
+    input_partitions: tuple[tuple[str, int], ...] = ()
+
+
+class PendingPrediction(NamedTuple):
+    """Only what the engine needs from a prediction (features stay out of the join state)."""
+
+    predicted_at: float
+    model_id: str
+    model_version: str | None
+    predicted_label: ClassLabel
+    review_probability: float
+    score: float | None
+    segment: tuple[tuple[str, str], ...]
+
+
+class PendingLabel(NamedTuple):
+    labeled_at: float
+    label: ClassLabel
+    model_id: str | None
+    reviewer: str | None
+    partition: int   # where the label came from, for a dead-letter record if it is rejected
+    offset: int
+
+
+class Outcome(NamedTuple):
+    kind: str
+    prediction_id: str
+    detail: object = None  # JoinedRecord for JOINED, the label and reason for LABEL_REJECTED
+
+
+class JoinShard:
+    """Pending predictions and labels of one shard, and the input progress it has heard of."""
+
+    def __init__(self, settings: JoinSettings) -> None:
+        self.settings = settings
+        self.predictions: dict[str, PendingPrediction] = {}
+        self.labels: dict[str, PendingLabel] = {}
+        # Joined ids are remembered until their prediction would have expired, so a late
+        # duplicate label is recognised as a duplicate rather than waiting and expiring.
+        self.joined: dict[str, float] = {}
+        self._prediction_deadlines = DeadlineBuckets(settings.expiry_granularity)
+        self._label_deadlines = DeadlineBuckets(settings.expiry_granularity)
+        self._progress: dict[tuple[str, int], float] = {}
+
+    # -- input -------------------------------------------------------------------------------
+
+    def add_prediction(self, prediction_id: str, prediction: PendingPrediction) -> list[Outcome]:
+        if prediction_id in self.predictions or prediction_id in self.joined:
+            return [Outcome(PREDICTION_DUPLICATE, prediction_id)]
+        label = self.labels.pop(prediction_id, None)
+        self._remember_until_expiry(prediction_id, prediction.predicted_at)
+        if label is None:
+            self.predictions[prediction_id] = prediction
+            return []
+        return [self._match(prediction_id, prediction, label)]
+
+    def add_label(self, prediction_id: str, label: PendingLabel) -> list[Outcome]:
+        if prediction_id in self.joined or prediction_id in self.labels:
+            return [Outcome(LABEL_DUPLICATE, prediction_id)]
+        prediction = self.predictions.pop(prediction_id, None)
+        if prediction is None:
+            self.labels[prediction_id] = label
+            self._label_deadlines.add(prediction_id, label.labeled_at + self.settings.label_wait_margin)
+            return []
+        return [self._match(prediction_id, prediction, label)]
+
+    def advance(self, source: str, partition: int, event_time: float) -> list[Outcome]:
+        """Record that `source`'s `partition` has reached `event_time`; expire what is due."""
+        key = (source, partition)
+        if event_time <= self._progress.get(key, float("-inf")):
+            return []
+        self._progress[key] = event_time
+        outcomes: list[Outcome] = []
+        labels_progress = self.watermark(LABELS)
+        if labels_progress is not None:
+            for prediction_id in self._prediction_deadlines.pop_due(labels_progress):
+                if self.predictions.pop(prediction_id, None) is not None:
+                    outcomes.append(Outcome(PREDICTION_EXPIRED, prediction_id))
+                else:
+                    self.joined.pop(prediction_id, None)
+        predictions_progress = self.watermark(PREDICTIONS)
+        if predictions_progress is not None:
+            for prediction_id in self._label_deadlines.pop_due(predictions_progress):
+                if self.labels.pop(prediction_id, None) is not None:
+                    outcomes.append(Outcome(LABEL_EXPIRED, prediction_id))
+        return outcomes
+
+    def watermark(self, source: str) -> float | None:
+        """Event time that every partition of `source` has reached, or None if not yet known.
+
+        With `input_partitions` set, every partition must have been heard from. Without it,
+        partitions never heard from are not waited for and the wait margins must absorb the
+        skew between partitions.
+        """
+        times = [time for (name, _), time in self._progress.items() if name == source]
+        expected = dict(self.settings.input_partitions).get(source, 0)
+        if not times or len(times) < expected:
+            return None
+        return min(times)
+
+    def pending(self) -> list[Outcome]:
+        """What is still waiting, as outcomes (reported when the input ends)."""
+        return [Outcome(PREDICTION_PENDING, pid) for pid in self.predictions] + [
+            Outcome(LABEL_PENDING, pid) for pid in self.labels
+        ]
+
+    def size(self) -> int:
+        """Entries held: pending predictions, pending labels and remembered joined ids."""
+        return len(self.predictions) + len(self.labels) + len(self.joined)
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def _remember_until_expiry(self, prediction_id: str, predicted_at: float) -> None:
+        self._prediction_deadlines.add(prediction_id, predicted_at + self.settings.max_label_delay)
+
+    def _match(self, prediction_id: str, prediction: PendingPrediction, label: PendingLabel) -> Outcome:
+        if label.model_id is not None and label.model_id != prediction.model_id:
+            # The label is wrong, not the prediction: it keeps waiting for a matching label.
+            self.predictions[prediction_id] = prediction
+            reason = (
+                f"label.model_id {label.model_id!r} does not match the prediction's "
+                f"model_id {prediction.model_id!r}"
+            )
+            return Outcome(LABEL_REJECTED, prediction_id, (label, reason))
+        self.joined[prediction_id] = prediction.predicted_at
+        record = JoinedRecord(
+            prediction_id=prediction_id,
+            model_id=prediction.model_id,
+            model_version=prediction.model_version,
+            predicted_at=prediction.predicted_at,
+            labeled_at=label.labeled_at,
+            predicted_label=prediction.predicted_label,
+            label=label.label,
+            review_probability=prediction.review_probability,
+            score=prediction.score,
+            segment=dict(prediction.segment),
+            reviewer=label.reviewer,
+        )
+        return Outcome(JOINED, prediction_id, record)
+
+    # -- recovery ----------------------------------------------------------------------------
+
+    def snapshot(self) -> JoinShard:
+        """An independent copy for Bytewax recovery (values are immutable tuples)."""
+        twin = JoinShard.__new__(JoinShard)
+        twin.settings = self.settings
+        twin.predictions = dict(self.predictions)
+        twin.labels = dict(self.labels)
+        twin.joined = dict(self.joined)
+        twin._prediction_deadlines = self._prediction_deadlines.copy()
+        twin._label_deadlines = self._label_deadlines.copy()
+        twin._progress = dict(self._progress)
+        return twin

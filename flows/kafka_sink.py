@@ -1,0 +1,58 @@
+"""A Kafka sink that waits instead of crashing when the producer's queue is full.
+
+Bytewax's own `KafkaSink` raises `BufferError` on a full local queue (bytewax issue 522). This
+one polls until librdkafka has room, and fails the step loudly if a delivery fails, so an output
+record is never dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import KafkaException, Producer
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class _ProducerPartition(StatelessSinkPartition[OutRecord]):
+    def __init__(self, config: dict[str, str]) -> None:
+        self._producer = Producer(config)
+        self._failure: str | None = None
+
+    def _on_delivery(self, error, message) -> None:
+        if error is not None and self._failure is None:
+            self._failure = f"delivery to {message.topic()} failed: {error}"
+
+    def write_batch(self, items: list[OutRecord]) -> None:
+        for item in items:
+            while True:
+                try:
+                    self._producer.produce(item.topic, item.value, item.key, on_delivery=self._on_delivery)
+                    break
+                except BufferError:
+                    self._producer.poll(0.05)
+            self._producer.poll(0)
+        remaining = self._producer.flush(60)
+        if remaining:
+            raise KafkaException(f"{remaining} output records not delivered within 60 s")
+        if self._failure is not None:
+            raise KafkaException(self._failure)
+
+    def close(self) -> None:
+        self._producer.flush(30)
+
+
+class ProducerSink(DynamicSink[OutRecord]):
+    """Writes `OutRecord`s, each to its own topic, from every worker."""
+
+    def __init__(self, config: dict[str, str]) -> None:
+        self._config = config
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
+        return _ProducerPartition(dict(self._config))

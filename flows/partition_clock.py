@@ -1,0 +1,69 @@
+"""Input progress per Kafka partition, broadcast to every join shard.
+
+Each shard must know how far *both* inputs have progressed in event time to expire waiting
+records, but it only sees the ids that hash to it. This step, keyed by `<source>#<partition>`,
+routes each event to its shard and, when the partition's event time has advanced, sends a
+progress marker to every shard. Markers follow the events that caused them on the same path,
+so a shard never hears of progress before the events behind it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import NamedTuple
+
+from bytewax.operators import StatefulBatchLogic
+
+from flows.decode_stage import DecodedEvent
+
+PREDICTION_ITEM = "p"
+LABEL_ITEM = "l"
+PROGRESS_ITEM = "w"
+
+
+class Progress(NamedTuple):
+    source: str
+    partition: int
+    event_time: float
+
+
+def shard_of(prediction_id: str, shards: int) -> str:
+    """Stable across processes and restarts (unlike `hash()`, which is salted per process)."""
+    return f"shard-{zlib.crc32(prediction_id.encode('utf-8')) % shards}"
+
+
+class PartitionClockLogic(StatefulBatchLogic):
+    """State: which partition this is, its highest event time seen, and the last one broadcast."""
+
+    def __init__(self, shards: int, step: float, resume: tuple | None) -> None:
+        self.shards = shards
+        self.step = step
+        state = resume if resume is not None else (None, -1, float("-inf"), float("-inf"))
+        self.source, self.partition, self.highest, self.broadcast = state
+
+    def on_batch(self, values: list[DecodedEvent]) -> tuple[list, bool]:
+        routed: list[tuple[str, tuple]] = []
+        for event in values:
+            kind = LABEL_ITEM if event.source == "labels" else PREDICTION_ITEM
+            routed.append((shard_of(event.prediction_id, self.shards), (kind, event.prediction_id, event.event)))
+            if event.event_time > self.highest:
+                self.highest = event.event_time
+        if values:
+            self.source, self.partition = values[-1].source, values[-1].partition
+            if self.highest >= self.broadcast + self.step:
+                routed.extend(self._broadcast())
+        return routed, False
+
+    def on_eof(self) -> tuple[list, bool]:
+        """At the end of a bounded input, announce the last progress not yet broadcast."""
+        if self.source is not None and self.highest > self.broadcast:
+            return self._broadcast(), False
+        return [], False
+
+    def _broadcast(self) -> list[tuple[str, tuple]]:
+        self.broadcast = self.highest
+        marker = (PROGRESS_ITEM, Progress(self.source, self.partition, self.highest))
+        return [(f"shard-{index}", marker) for index in range(self.shards)]
+
+    def snapshot(self) -> tuple:
+        return (self.source, self.partition, self.highest, self.broadcast)

@@ -1,0 +1,53 @@
+"""Settings of the running monitor: where Kafka is, which topics, how long the join waits.
+
+Defaults follow CONTRACT.md; every name can be changed. Values come from the command line and
+the environment, never from a hidden file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from flows.join_state import JoinSettings
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+@dataclass(frozen=True)
+class Topics:
+    predictions: str = "predictions"
+    labels: str = "labels"
+    joined: str = "joined-labels"
+    status: str = "slo-status"
+    alerts: str = "slo-alerts"
+
+    def dead_letter(self, topic: str) -> str:
+        """The CONTRACT's `<input topic>.dlq`."""
+        return f"{topic}.dlq"
+
+    def inputs(self) -> tuple[str, str]:
+        return (self.predictions, self.labels)
+
+    def join_outputs(self) -> list[str]:
+        """Topics the join flow writes: the joined records and each input's dead letters."""
+        return [self.joined, self.dead_letter(self.predictions), self.dead_letter(self.labels)]
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    bootstrap_servers: str = field(
+        default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP)
+    )
+    topics: Topics = field(default_factory=Topics)
+    join: JoinSettings = field(default_factory=JoinSettings)
+    shards: int = 16                 # join shards; fixed for the life of a recovery store
+    partitions: int = 4              # partitions of topics that `run` creates
+    tail: bool = True                # False: stop at the end of the input topics (replays, tests)
+    report_pending_at_end: bool = False
+    watermark_step: float = 1.0      # broadcast input progress at most once per this much event time
+    batch_size: int = 1000
+    kafka_config: dict[str, str] = field(default_factory=dict)  # passed to every client (SASL, TLS)
+
+    def brokers(self) -> list[str]:
+        return [host.strip() for host in self.bootstrap_servers.split(",") if host.strip()]

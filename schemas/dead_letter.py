@@ -1,0 +1,50 @@
+"""The dead-letter record: what `<input topic>.dlq` holds for a message we could not use."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import orjson
+
+# A DLQ record keeps at most this much of the original message, so one huge junk message
+# cannot become a huge DLQ message. The offset still locates the original.
+MAX_RAW_KEPT = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A rejected input message, with where it came from and why it was rejected."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: str
+    raw: bytes | None
+    key: bytes | None = None
+
+    def to_json(self) -> bytes:
+        """The CONTRACT's `{"topic", "partition", "offset", "error", "raw"}`.
+
+        `raw` is the original text when it is valid UTF-8, else base64 with `raw_encoding`
+        set, so that any byte string survives the round trip.
+        """
+        body: dict[str, object] = {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "error": self.error,
+        }
+        raw = self.raw
+        if raw is not None and len(raw) > MAX_RAW_KEPT:
+            body["raw_truncated_from"] = len(raw)
+            raw = raw[:MAX_RAW_KEPT]
+        if raw is None:
+            body["raw"] = None
+        else:
+            try:
+                body["raw"] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                body["raw"] = base64.b64encode(raw).decode("ascii")
+                body["raw_encoding"] = "base64"
+        return orjson.dumps(body)

@@ -1,0 +1,1 @@
+"""slo_monitor package."""
