@@ -16,7 +16,7 @@ from typing import Any
 
 import bytewax.operators as op
 import orjson
-from bytewax.connectors.kafka import operators as kop
+from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.outputs import Sink
 
@@ -28,6 +28,7 @@ from flows.kafka_clients import common_config, consumer_config, producer_config
 from flows.kafka_sink import OutRecord, ProducerSink
 from flows.partition_clock import PartitionClockLogic
 from flows.settings import FlowSettings
+from flows.stoppable_source import StoppableKafkaSource
 from flows.topics import partition_counts
 from schemas.dead_letter import DeadLetter
 from schemas.joined import JoinedRecord
@@ -63,17 +64,17 @@ def join_stream(flow: Dataflow, settings: FlowSettings) -> Stream[Outcome]:
     consumers.pop("bootstrap.servers")
     streams = []
     for step, topic in (("predictions-in", topics.predictions), ("labels-in", topics.labels)):
-        source = kop.input(
-            step,
-            flow,
-            brokers=settings.brokers(),
-            topics=[topic],
+        source = StoppableKafkaSource(
+            settings.brokers(),
+            [topic],
             tail=settings.tail,
             add_config=consumers,
             batch_size=settings.batch_size,
+            raise_on_errors=False,
         )
-        op.inspect(f"{step}-errors", source.errs, _log_consumer_error)
-        streams.append(source.oks)
+        read = op.branch(f"{step}-ok", op.input(step, flow, source), lambda m: isinstance(m, KafkaSourceMessage))
+        op.inspect(f"{step}-errors", read.falses, _log_consumer_error)
+        streams.append(read.trues)
     messages = op.merge("inputs", *streams)
     decoded = op.map("decode", messages, lambda m: _counted_decode(m, topics.labels))
     split = op.branch("valid", decoded, lambda item: isinstance(item, DecodedEvent))

@@ -1,0 +1,54 @@
+"""Kafka input that ends cleanly when the monitor is asked to stop.
+
+Bytewax turns a signal into a Rust panic ("signal received") that prints a backtrace. Instead,
+`request_stop()` (called from the SIGTERM/SIGINT handler) makes every partition of this source
+end its input: the dataflow then drains what is in flight, flushes its outputs and returns.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from bytewax.connectors.kafka import KafkaSource
+from bytewax.inputs import StatefulSourcePartition
+
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    _STOP.set()
+
+
+def stop_requested() -> bool:
+    return _STOP.is_set()
+
+
+def reset_stop() -> None:
+    """For tests that run several flows in one process."""
+    _STOP.clear()
+
+
+class _StoppablePartition(StatefulSourcePartition):
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def next_batch(self):
+        if _STOP.is_set():
+            raise StopIteration()
+        return self._inner.next_batch()
+
+    def next_awake(self):
+        return self._inner.next_awake()
+
+    def snapshot(self):
+        return self._inner.snapshot()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class StoppableKafkaSource(KafkaSource):
+    """`KafkaSource` whose partitions stop at the next batch once a stop is requested."""
+
+    def build_part(self, step_id, for_part, resume_state):
+        return _StoppablePartition(super().build_part(step_id, for_part, resume_state))
