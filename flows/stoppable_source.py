@@ -11,6 +11,7 @@ import threading
 
 from bytewax.connectors.kafka import KafkaSource
 from bytewax.inputs import StatefulSourcePartition
+from confluent_kafka.admin import AdminClient
 
 _STOP = threading.Event()
 
@@ -47,8 +48,24 @@ class _StoppablePartition(StatefulSourcePartition):
         self._inner.close()
 
 
+# Consumer-only settings that Bytewax would also hand to its partition-listing admin client,
+# where librdkafka warns about each of them.
+_CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof"}
+
+
 class StoppableKafkaSource(KafkaSource):
     """`KafkaSource` whose partitions stop at the next batch once a stop is requested."""
+
+    def list_parts(self) -> list[str]:
+        config = {key: value for key, value in self._add_config.items() if key not in _CONSUMER_ONLY}
+        admin = AdminClient({"bootstrap.servers": ",".join(self._brokers), **config})
+        parts = []
+        for topic in self._topics:
+            metadata = admin.list_topics(topic, timeout=30).topics[topic]
+            if metadata.error is not None:
+                raise RuntimeError(f"cannot list partitions of Kafka topic {topic!r}: {metadata.error.str()}")
+            parts.extend(f"{index}-{topic}" for index in metadata.partitions)
+        return parts
 
     def build_part(self, step_id, for_part, resume_state):
         return _StoppablePartition(super().build_part(step_id, for_part, resume_state))

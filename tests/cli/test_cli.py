@@ -36,14 +36,14 @@ def test_validate_accepts_the_contract_example():
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (("objective: 0.95", "objective: 1.5"), ["slos.yaml:9", "objective"]),
+        (("objective: 0.95", "objective: 1.5"), ["slos.yaml:8", "objective"]),
         (("metric: precision ", "metric: accuracy "), ["slos.yaml:6", "metric"]),
-        (("window: 1h", "window: 1 hour"), ["slos.yaml:10", "window"]),
-        (("    min_labels: 30", "    min_labelz: 30"), ["slos.yaml:11", "min_labelz"]),
+        (("window: 1h", "window: 1 hour"), ["slos.yaml:9", "window"]),
+        (("    min_labels: 30", "    min_labelz: 30"), ["slos.yaml:10", "min_labelz"]),
         (("  - name: fraud-precision", "  - name: Fraud_Precision"), ["slos.yaml:4", "name"]),
         (("    model_id: fraud-detector\n", ""), ["model_id"]),
         (("segments: [country]", "segments: [country"), ["slos.yaml:"]),
-        (("critical: [rollback,", "critical: [reboot,"), ["slos.yaml:14", "reboot"]),
+        (("critical: [rollback,", "critical: [reboot,"), ["slos.yaml:13", "reboot"]),
     ],
 )
 def test_validate_rejects_a_bad_file_naming_line_and_problem(tmp_path, edit, expected):
