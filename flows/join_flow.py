@@ -23,7 +23,17 @@ from bytewax.outputs import Sink
 from flows import metrics
 from flows.decode_stage import DecodedEvent, decode_message
 from flows.join_operator import JoinShardLogic
-from flows.join_state import JOINED, LABEL_REJECTED, LABELS, PREDICTIONS, JoinSettings, Outcome, PendingLabel
+from flows.join_state import (
+    CLOCK,
+    JOINED,
+    LABEL_REJECTED,
+    LABELS,
+    PREDICTIONS,
+    RECORD_OUTCOMES,
+    JoinSettings,
+    Outcome,
+    PendingLabel,
+)
 from flows.kafka_clients import common_config, consumer_config, producer_config
 from flows.kafka_sink import OutRecord, ProducerSink
 from flows.partition_clock import PartitionClockLogic
@@ -44,15 +54,20 @@ def build_join_flow(
 ) -> Dataflow:
     flow = Dataflow(flow_id)
     outcomes = join_stream(flow, settings)
+    joined_output(outcomes, settings)
+    if outcome_sink is not None:
+        op.output("outcomes-out", outcomes, outcome_sink)
+    return flow
+
+
+def joined_output(outcomes: Stream[Outcome], settings: FlowSettings) -> None:
+    """Write every joined record to the joined topic (for inspection and offline analysis)."""
     joined = op.filter("joined", outcomes, lambda outcome: outcome.kind == JOINED)
     op.output(
         "write-joined",
         op.map("encode-joined", joined, lambda o: _joined_record(o.detail, settings.topics.joined)),
         ProducerSink(producer_config(settings)),
     )
-    if outcome_sink is not None:
-        op.output("outcomes-out", outcomes, outcome_sink)
-    return flow
 
 
 def join_stream(flow: Dataflow, settings: FlowSettings) -> Stream[Outcome]:
@@ -88,7 +103,7 @@ def join_stream(flow: Dataflow, settings: FlowSettings) -> Stream[Outcome]:
     keyed_outcomes = op.stateful_batch(
         "join",
         to_shards,
-        lambda resume: JoinShardLogic(join_settings, settings.report_pending_at_end, resume),
+        lambda resume: JoinShardLogic(join_settings, settings.report_pending_at_end, settings.evaluation_step, resume),
     )
     outcomes = op.map("outcomes", keyed_outcomes, _counted_outcome)
     rejected = op.filter_map(
@@ -127,8 +142,11 @@ def _counted_decode(message: Any, labels_topic: str) -> DecodedEvent | DeadLette
 
 
 def _counted_outcome(keyed: tuple[str, Outcome]) -> Outcome:
-    outcome = keyed[1]
-    metrics.JOIN_OUTCOMES.labels(outcome.kind).inc()
+    shard, outcome = keyed
+    if outcome.kind == CLOCK:
+        return outcome._replace(prediction_id=shard)  # the engine needs to know whose clock it is
+    if outcome.kind in RECORD_OUTCOMES:
+        metrics.JOIN_OUTCOMES.labels(outcome.kind).inc()
     if outcome.kind == JOINED:
         metrics.LABEL_DELAY.observe(max(0.0, outcome.detail.label_delay))
     return outcome

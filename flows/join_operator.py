@@ -10,9 +10,12 @@ from flows.partition_clock import LABEL_ITEM, PREDICTION_ITEM, PROGRESS_ITEM
 
 
 class JoinShardLogic(StatefulBatchLogic):
-    def __init__(self, settings: JoinSettings, report_pending_at_end: bool, resume: JoinShard | None) -> None:
+    def __init__(
+        self, settings: JoinSettings, report_pending_at_end: bool, clock_step: float, resume: JoinShard | None
+    ) -> None:
         self.shard = resume.snapshot() if resume is not None else JoinShard(settings)
         self.report_pending_at_end = report_pending_at_end
+        self.clock_step = clock_step
         self._size_reported = 0
         self._report_size()
 
@@ -28,6 +31,7 @@ class JoinShardLogic(StatefulBatchLogic):
             elif kind == PROGRESS_ITEM:
                 progress = item[1]
                 outcomes.extend(shard.advance(progress.source, progress.partition, progress.event_time))
+        outcomes.extend(shard.signals(self.clock_step))
         self._report_size()
         return outcomes, False
 

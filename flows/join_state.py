@@ -34,6 +34,12 @@ LABEL_REJECTED = "label_rejected"          # label contradicts its prediction (m
 PREDICTION_PENDING = "prediction_pending"  # only reported at end of input
 LABEL_PENDING = "label_pending"
 
+# Signals for the SLO engine, not record outcomes.
+PREDICTIONS_SEEN = "predictions_seen"  # detail: (model_id, segment, minute start, count)
+CLOCK = "clock"                        # detail: event time both inputs have reached
+RECORD_OUTCOMES = (JOINED, PREDICTION_EXPIRED, LABEL_EXPIRED, PREDICTION_DUPLICATE,
+                   LABEL_DUPLICATE, LABEL_REJECTED, PREDICTION_PENDING, LABEL_PENDING)
+
 
 @dataclass(frozen=True, slots=True)
 class JoinSettings:
@@ -87,6 +93,8 @@ class JoinShard:
         self._prediction_deadlines = DeadlineBuckets(settings.expiry_granularity)
         self._label_deadlines = DeadlineBuckets(settings.expiry_granularity)
         self._progress: dict[tuple[str, int], float] = {}
+        self._seen: dict[tuple[str, tuple, float], int] = {}
+        self._clock_sent = float("-inf")
 
     # -- input -------------------------------------------------------------------------------
 
@@ -95,6 +103,8 @@ class JoinShard:
             return [Outcome(PREDICTION_DUPLICATE, prediction_id)]
         label = self.labels.pop(prediction_id, None)
         self._remember_until_expiry(prediction_id, prediction.predicted_at)
+        seen_key = (prediction.model_id, prediction.segment, prediction.predicted_at // 60.0 * 60.0)
+        self._seen[seen_key] = self._seen.get(seen_key, 0) + 1
         if label is None:
             self.predictions[prediction_id] = prediction
             return []
@@ -143,6 +153,23 @@ class JoinShard:
         if not times or len(times) < expected:
             return None
         return min(times)
+
+    def signals(self, clock_step: float) -> list[Outcome]:
+        """Prediction counts since the last call, and the clock when it crossed a step.
+
+        The clock is the event time *both* inputs have reached (the slower one governs); the
+        SLO engine evaluates up to the minimum clock of all shards. Counts come first, so the
+        engine has them before it evaluates the minute they belong to.
+        """
+        out = [Outcome(PREDICTIONS_SEEN, "", (*key, count)) for key, count in self._seen.items()]
+        self._seen.clear()
+        predictions, labels = self.watermark(PREDICTIONS), self.watermark(LABELS)
+        if predictions is not None and labels is not None:
+            clock = min(predictions, labels) // clock_step * clock_step
+            if clock > self._clock_sent:
+                self._clock_sent = clock
+                out.append(Outcome(CLOCK, "", clock))
+        return out
 
     def pending(self) -> list[Outcome]:
         """What is still waiting, as outcomes (reported when the input ends)."""
@@ -196,4 +223,6 @@ class JoinShard:
         twin._prediction_deadlines = self._prediction_deadlines.copy()
         twin._label_deadlines = self._label_deadlines.copy()
         twin._progress = dict(self._progress)
+        twin._seen = dict(self._seen)
+        twin._clock_sent = self._clock_sent
         return twin

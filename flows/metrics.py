@@ -23,3 +23,37 @@ LABEL_DELAY = Histogram(
     buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400),
 )
 KAFKA_ERRORS = Counter("slo_monitor_kafka_errors_total", "Errors reported by the Kafka consumers")
+
+# -- per SLO key -------------------------------------------------------------------------------
+
+_KEY_LABELS = ["slo", "model_id", "segment"]
+SLO_ESTIMATE = Gauge("slo_monitor_slo_estimate", "Window estimate of the SLO metric (NaN when unknown)", _KEY_LABELS)
+SLO_LOWER = Gauge("slo_monitor_slo_lower_bound", "Lower confidence bound of the estimate", _KEY_LABELS)
+SLO_UPPER = Gauge("slo_monitor_slo_upper_bound", "Upper confidence bound of the estimate", _KEY_LABELS)
+SLO_OBJECTIVE = Gauge("slo_monitor_slo_objective", "The SLO's objective", _KEY_LABELS)
+SLO_LABELS = Gauge("slo_monitor_slo_labels_in_window", "Joined labels in the SLO window", _KEY_LABELS)
+SLO_BURN_RATE = Gauge("slo_monitor_slo_burn_rate", "Error-budget burn rate per window", [*_KEY_LABELS, "window"])
+SLO_STATE = Gauge(
+    "slo_monitor_slo_state", "1 for the key's current state, 0 for the others", [*_KEY_LABELS, "state"]
+)
+SLO_EVALUATED_AT = Gauge(
+    "slo_monitor_slo_evaluated_event_time_seconds", "Event time of the key's latest evaluation", _KEY_LABELS
+)
+ALERT_EVENTS = Counter("slo_monitor_alert_events_total", "Alert lifecycle events written", ["slo", "action", "severity"])
+STATES = ("ok", "at_risk", "breached", "insufficient_data")
+
+
+def record_status(snapshot) -> None:
+    """Export one slo-status snapshot as gauges (the latest one per key wins)."""
+    labels = (snapshot.key.slo, snapshot.key.model_id, snapshot.key.segment or "")
+    nan = float("nan")
+    SLO_ESTIMATE.labels(*labels).set(nan if snapshot.estimate is None else snapshot.estimate)
+    SLO_LOWER.labels(*labels).set(nan if snapshot.lower is None else snapshot.lower)
+    SLO_UPPER.labels(*labels).set(nan if snapshot.upper is None else snapshot.upper)
+    SLO_OBJECTIVE.labels(*labels).set(snapshot.objective)
+    SLO_LABELS.labels(*labels).set(snapshot.labels)
+    SLO_EVALUATED_AT.labels(*labels).set(snapshot.event_time)
+    for window, rate in snapshot.burn_rates.items():
+        SLO_BURN_RATE.labels(*labels, window).set(nan if rate is None else rate)
+    for state in STATES:
+        SLO_STATE.labels(*labels, state).set(1.0 if state == snapshot.state else 0.0)

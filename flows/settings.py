@@ -33,6 +33,10 @@ class Topics:
         """Topics the join flow writes: the joined records and each input's dead letters."""
         return [self.joined, self.dead_letter(self.predictions), self.dead_letter(self.labels)]
 
+    def monitor_outputs(self) -> list[str]:
+        """Topics the monitor flow writes."""
+        return [*self.join_outputs(), self.status, self.alerts]
+
 
 @dataclass(frozen=True)
 class FlowSettings:
@@ -45,7 +49,10 @@ class FlowSettings:
     partitions: int = 4              # partitions of topics that `run` creates
     tail: bool = True                # False: stop at the end of the input topics (replays, tests)
     report_pending_at_end: bool = False
+    write_joined: bool = True        # also write joined records to `topics.joined`
     watermark_step: float = 1.0      # broadcast input progress at most once per this much event time
+    evaluation_step: float = 60.0    # the SLO engine evaluates once per this much event time
+    allowed_lateness: float = 120.0  # how far out of order events may be within a partition
     batch_size: int = 1000
     kafka_config: dict[str, str] = field(default_factory=dict)  # passed to every client (SASL, TLS)
 

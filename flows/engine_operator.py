@@ -1,0 +1,54 @@
+"""The Bytewax step around `SloEngine`: one logic per SLO name.
+
+Bytewax builds a logic from its resume state only (it does not pass the key), so every routed
+item carries the SLO name and the engine is created on the first item.
+"""
+
+from __future__ import annotations
+
+from bytewax.operators import StatefulBatchLogic
+
+from flows import metrics
+from flows.engine_state import EngineOutput, SloEngine
+from flows.settings import FlowSettings
+from slo.snapshots import StatusSnapshot
+from slo.spec import SloFile
+
+JOINED_ITEM = "j"       # (JOINED_ITEM, slo_name, JoinedRecord)
+PREDICTIONS_ITEM = "n"  # (PREDICTIONS_ITEM, slo_name, (model_id, segment, minute, count))
+CLOCK_ITEM = "c"        # (CLOCK_ITEM, slo_name, shard, event_time)
+
+
+class EngineLogic(StatefulBatchLogic):
+    def __init__(self, slo_file: SloFile, settings: FlowSettings, resume: bytes | None) -> None:
+        self.slo_file = slo_file
+        self.settings = settings
+        self.engine: SloEngine | None = SloEngine.restore(resume) if resume is not None else None
+
+    def on_batch(self, values: list[tuple]) -> tuple[list[EngineOutput], bool]:
+        engine = self.engine or self._create(values[0][1])
+        outputs: list[EngineOutput] = []
+        for item in values:
+            kind = item[0]
+            if kind == JOINED_ITEM:
+                engine.add_joined(item[2])
+            elif kind == PREDICTIONS_ITEM:
+                engine.add_predictions(*item[2])
+            elif kind == CLOCK_ITEM:
+                outputs.extend(engine.clock(item[2], item[3]))
+        for output in outputs:
+            if isinstance(output, StatusSnapshot):
+                metrics.record_status(output)
+            else:
+                metrics.ALERT_EVENTS.labels(output.key.slo, output.action, output.severity).inc()
+        return outputs, False
+
+    def _create(self, slo_name: str) -> SloEngine:
+        settings = self.settings
+        self.engine = SloEngine(
+            self.slo_file, slo_name, settings.shards, settings.allowed_lateness, settings.evaluation_step
+        )
+        return self.engine
+
+    def snapshot(self) -> bytes | None:
+        return None if self.engine is None else self.engine.snapshot()

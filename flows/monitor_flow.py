@@ -1,0 +1,85 @@
+"""The monitor dataflow: the join feeding the SLO engine, writing slo-status and slo-alerts.
+
+    join outcomes ──► route by SLO name ──► engine (one per SLO) ──┬─► slo-status
+      joined labels, prediction counts, shard clocks                └─► slo-alerts
+
+Output is at-least-once (Bytewax replays the epoch since the last snapshot after a crash);
+records carry stable identities so a consumer recognises a repeat: a status record by its key
+and `event_time`, an alert by `alert_id`, `action` and `severity`.
+"""
+
+from __future__ import annotations
+
+import bytewax.operators as op
+import orjson
+from bytewax.dataflow import Dataflow
+from bytewax.outputs import Sink
+
+from flows.engine_operator import CLOCK_ITEM, JOINED_ITEM, PREDICTIONS_ITEM, EngineLogic
+from flows.engine_state import EngineOutput
+from flows.join_flow import join_stream, joined_output
+from flows.join_state import CLOCK, JOINED, PREDICTIONS_SEEN, Outcome
+from flows.kafka_clients import producer_config
+from flows.kafka_sink import OutRecord, ProducerSink
+from flows.settings import FlowSettings
+from slo.snapshots import StatusSnapshot
+from slo.spec import SloFile
+
+
+def build_monitor_flow(
+    settings: FlowSettings,
+    slo_file: SloFile,
+    outcome_sink: Sink[Outcome] | None = None,
+    engine_sink: Sink[EngineOutput] | None = None,
+    flow_id: str = "slo-monitor",
+) -> Dataflow:
+    flow = Dataflow(flow_id)
+    outcomes = join_stream(flow, settings)
+    if settings.write_joined:
+        joined_output(outcomes, settings)
+    router = SloRouter(slo_file)
+    to_engine = op.flat_map("route-to-slos", outcomes, router.route)
+    engine_outputs = op.stateful_batch(
+        "engine",
+        to_engine,
+        lambda resume: EngineLogic(slo_file, settings, resume),
+    )
+    results = op.map("engine-results", engine_outputs, lambda keyed: keyed[1])
+    topics = settings.topics
+    op.output(
+        "write-engine-results",
+        op.map("encode-engine-results", results, lambda r: encode_engine_output(r, topics.status, topics.alerts)),
+        ProducerSink(producer_config(settings)),
+    )
+    if outcome_sink is not None:
+        op.output("outcomes-out", outcomes, outcome_sink)
+    if engine_sink is not None:
+        op.output("engine-out", results, engine_sink)
+    return flow
+
+
+class SloRouter:
+    """Sends each join outcome the engine needs to the SLO(s) it concerns."""
+
+    def __init__(self, slo_file: SloFile) -> None:
+        self.slo_file = slo_file
+        self.all_slos = [spec.name for spec in slo_file.slos]
+
+    def route(self, outcome: Outcome) -> list[tuple[str, tuple]]:
+        kind = outcome.kind
+        if kind == JOINED:
+            record = outcome.detail
+            specs = self.slo_file.slos_for_model(record.model_id)
+            return [(spec.name, (JOINED_ITEM, spec.name, record)) for spec in specs]
+        if kind == PREDICTIONS_SEEN:
+            specs = self.slo_file.slos_for_model(outcome.detail[0])
+            return [(spec.name, (PREDICTIONS_ITEM, spec.name, outcome.detail)) for spec in specs]
+        if kind == CLOCK:
+            return [(name, (CLOCK_ITEM, name, outcome.prediction_id, outcome.detail)) for name in self.all_slos]
+        return []
+
+
+def encode_engine_output(output: EngineOutput, status_topic: str, alerts_topic: str) -> OutRecord:
+    topic = status_topic if isinstance(output, StatusSnapshot) else alerts_topic
+    value = orjson.dumps(output.to_record(), option=orjson.OPT_SERIALIZE_NUMPY)
+    return OutRecord(topic, output.key.dedup_key.encode("utf-8"), value)
