@@ -5,7 +5,8 @@ Pure Python (no Bytewax), so it is tested directly. The dataflow hands it three 
 - joined labels (`add_joined`), held until the evaluation clock passes their review time, so
   an evaluation at time t counts exactly the labels reviewed before t, however the topics were
   interleaved when read (this is what makes a replay give the same alerts as the live run);
-- prediction counts (`add_predictions`), for the label-starvation rule;
+- prediction counts (`add_predictions`), for the label-starvation rule, held likewise until
+  the clock passes their minute;
 - each join shard's clock (`clock`): the event time both inputs have reached there. The engine
   evaluates every step up to the slowest shard's clock minus the allowed lateness.
 """
@@ -35,7 +36,8 @@ class SloEngine:
         self.lateness = lateness
         self.step = step
         self.trackers: dict[TrackerKey, SloTracker] = {}
-        self.waiting: list[tuple[float, int, JoinedRecord]] = []  # heap by review time
+        # Inputs held until the clock passes their time: (time, sequence, record or counts).
+        self.waiting: list[tuple[float, int, JoinedRecord | tuple]] = []
         self.clocks: dict[str, float] = {}
         self.evaluated_to: float | None = None
         self.late_labels = 0  # labels that arrived after their review time was evaluated
@@ -44,14 +46,16 @@ class SloEngine:
     def add_joined(self, record: JoinedRecord) -> None:
         if self.evaluated_to is not None and record.labeled_at < self.evaluated_to:
             self.late_labels += 1
-            self._observe(record)
+            self._apply(record)
         else:
             heapq.heappush(self.waiting, (record.labeled_at, next(self._sequence), record))
 
     def add_predictions(self, model_id: str, segment: tuple[tuple[str, str], ...], minute: float, n: int) -> None:
-        for tracker in self._trackers_for(model_id, dict(segment)):
-            for _ in range(n):
-                tracker.observe_prediction(minute)
+        counts = (model_id, segment, minute, n)
+        if self.evaluated_to is not None and minute < self.evaluated_to:
+            self._apply(counts)
+        else:
+            heapq.heappush(self.waiting, (minute, next(self._sequence), counts))
 
     def clock(self, shard: str, event_time: float) -> list[EngineOutput]:
         """Record a shard's clock; evaluate every step the slowest shard now allows."""
@@ -65,7 +69,7 @@ class SloEngine:
         outputs: list[EngineOutput] = []
         while step_time <= target:
             while self.waiting and self.waiting[0][0] < step_time:
-                self._observe(heapq.heappop(self.waiting)[2])
+                self._apply(heapq.heappop(self.waiting)[2])
             for tracker in self.trackers.values():
                 for snapshot, alerts in tracker.advance_all(step_time):
                     outputs.append(snapshot)
@@ -74,9 +78,15 @@ class SloEngine:
             step_time += self.step
         return outputs
 
-    def _observe(self, record: JoinedRecord) -> None:
-        for tracker in self._trackers_for(record.model_id, record.segment):
-            tracker.observe(record)
+    def _apply(self, item: JoinedRecord | tuple) -> None:
+        if isinstance(item, JoinedRecord):
+            for tracker in self._trackers_for(item.model_id, item.segment):
+                tracker.observe(item)
+            return
+        model_id, segment, minute, n = item
+        for tracker in self._trackers_for(model_id, dict(segment)):
+            for _ in range(n):
+                tracker.observe_prediction(minute)
 
     def _trackers_for(self, model_id: str, segment: dict[str, str]) -> list[SloTracker]:
         trackers = []

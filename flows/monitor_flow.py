@@ -16,13 +16,14 @@ from bytewax.dataflow import Dataflow
 from bytewax.outputs import Sink
 
 from flows.engine_operator import CLOCK_ITEM, JOINED_ITEM, PREDICTIONS_ITEM, EngineLogic
+from flows.alert_log import AlertIdentity
 from flows.engine_state import EngineOutput
 from flows.join_flow import join_stream, joined_output
 from flows.join_state import CLOCK, JOINED, PREDICTIONS_SEEN, Outcome
 from flows.kafka_clients import producer_config
 from flows.kafka_sink import OutRecord, ProducerSink
 from flows.settings import FlowSettings
-from slo.snapshots import StatusSnapshot
+from slo.snapshots import AlertEvent, StatusSnapshot
 from slo.spec import SloFile
 
 
@@ -32,7 +33,9 @@ def build_monitor_flow(
     outcome_sink: Sink[Outcome] | None = None,
     engine_sink: Sink[EngineOutput] | None = None,
     flow_id: str = "slo-monitor",
+    alerts_already_written: frozenset[AlertIdentity] = frozenset(),
 ) -> Dataflow:
+    """The monitor; `alerts_already_written` (from `alert_log.written_alerts`) are not repeated."""
     flow = Dataflow(flow_id)
     outcomes = join_stream(flow, settings)
     if settings.write_joined:
@@ -44,7 +47,11 @@ def build_monitor_flow(
         to_engine,
         lambda resume: EngineLogic(slo_file, settings, resume),
     )
-    results = op.map("engine-results", engine_outputs, lambda keyed: keyed[1])
+    results = op.filter(
+        "not-written-before",
+        op.map("engine-results", engine_outputs, lambda keyed: keyed[1]),
+        lambda output: not _written_before(output, alerts_already_written),
+    )
     topics = settings.topics
     op.output(
         "write-engine-results",
@@ -77,6 +84,10 @@ class SloRouter:
         if kind == CLOCK:
             return [(name, (CLOCK_ITEM, name, outcome.prediction_id, outcome.detail)) for name in self.all_slos]
         return []
+
+
+def _written_before(output: EngineOutput, written: frozenset[AlertIdentity]) -> bool:
+    return isinstance(output, AlertEvent) and (output.alert_id, output.action, output.severity) in written
 
 
 def encode_engine_output(output: EngineOutput, status_topic: str, alerts_topic: str) -> OutRecord:

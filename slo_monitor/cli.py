@@ -16,7 +16,9 @@ from flows.settings import DEFAULT_BOOTSTRAP
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # for commands that start copies of themselves (run --processes)
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return 2
@@ -36,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
 
     run = commands.add_parser("run", help="run the monitor until SIGTERM or SIGINT")
-    add_run_arguments(run)
+    from slo_monitor.run import add_run_arguments
+
+    add_run_arguments(run, _bootstrap_default())
     run.set_defaults(handler=_run)
 
     simulate = commands.add_parser("simulate", help="produce realistic prediction and label traffic")
@@ -50,20 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--hours", type=float, default=12.0, help="event time to simulate (default 12)")
     demo.set_defaults(handler=_demo)
     return parser
-
-
-def add_run_arguments(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--config", required=True, help="SLO file (YAML)")
-    run.add_argument("--bootstrap-servers", default=_bootstrap_default(), help="Kafka (env KAFKA_BOOTSTRAP_SERVERS)")
-    run.add_argument("--partitions", type=int, default=4, help="partitions of topics it creates (default 4)")
-    run.add_argument("--metrics-port", type=int, default=9464, help="Prometheus port, 0 for none (default 9464)")
-    run.add_argument("--metrics-host", default="127.0.0.1", help="address the metrics server binds (default loopback)")
-    run.add_argument("--max-label-delay", default="7d", help="how long a prediction waits for its label (default 7d)")
-    run.add_argument("--label-wait-margin", default="10m", help="how far predictions must progress past an early label before it expires (default 10m)")
-    run.add_argument("--shards", type=int, default=16, help="join shards; fixed for the life of a recovery store")
-    run.add_argument("--until-end", action="store_true", help="stop at the end of the input topics (replay)")
-    for name in ("predictions", "labels", "joined"):
-        run.add_argument(f"--{name}-topic", default=None, help=f"name of the {name} topic")
 
 
 def _bootstrap_default() -> str:

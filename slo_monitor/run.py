@@ -1,6 +1,8 @@
-"""`slo-monitor run`: check the SLO file, create topics, serve metrics, run the dataflow.
+"""`slo-monitor run`: check the SLO file, create topics, serve metrics, run the monitor.
 
 Everything that can be wrong with the configuration is found before the first message is read.
+With `--processes N` this process starts N cluster members on this machine and waits for them;
+with `--process-id`/`--addresses` it is one member of a cluster (e.g. a StatefulSet pod).
 """
 
 from __future__ import annotations
@@ -8,23 +10,51 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import subprocess
 import sys
-from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 
 from flows.join_state import JoinSettings
 from flows.settings import FlowSettings, Topics
 
 log = logging.getLogger("slo_monitor")
+FIRST_CLUSTER_PORT = 2101
+
+
+def add_run_arguments(run: argparse.ArgumentParser, bootstrap_default: str) -> None:
+    run.add_argument("--config", required=True, help="SLO file (YAML)")
+    run.add_argument("--bootstrap-servers", default=bootstrap_default, help="Kafka (env KAFKA_BOOTSTRAP_SERVERS)")
+    run.add_argument("--partitions", type=int, default=4, help="partitions of topics it creates (default 4)")
+    run.add_argument("--metrics-port", type=int, default=9464,
+                     help="Prometheus port of process 0; process i uses PORT+i; 0 for none (default 9464)")
+    run.add_argument("--metrics-host", default="127.0.0.1", help="address the metrics server binds (default loopback)")
+    run.add_argument("--max-label-delay", default="7d", help="how long a prediction waits for its label (default 7d)")
+    run.add_argument("--label-wait-margin", default="10m",
+                     help="how far predictions must progress past an early label before it expires (default 10m)")
+    run.add_argument("--allowed-lateness", default="2m",
+                     help="how far out of order events may arrive within a partition (default 2m)")
+    run.add_argument("--shards", type=int, default=16, help="join shards; fixed for the life of a recovery store")
+    run.add_argument("--until-end", action="store_true", help="stop at the end of the input topics (replay)")
+    recovery = run.add_argument_group("recovery")
+    recovery.add_argument("--recovery-dir", type=Path, help="keep state here to resume after a crash or restart")
+    recovery.add_argument("--recovery-partitions", type=int, default=4,
+                          help="recovery partitions made in a new --recovery-dir (at least the largest process count)")
+    recovery.add_argument("--snapshot-interval", type=float, default=10.0,
+                          help="seconds between state snapshots; also the epoch length (default 10)")
+    scaling = run.add_argument_group("scaling")
+    scaling.add_argument("--processes", type=int, default=1, help="start this many cluster processes here")
+    scaling.add_argument("--process-id", type=int, help="this process's index in a cluster started elsewhere")
+    scaling.add_argument("--addresses", help='every cluster process, "host:port;host:port", in process-id order')
+    topics = run.add_argument_group("topics")
+    for name, default in Topics().__dict__.items():
+        topics.add_argument(f"--{name}-topic", default=default, help=f"(default {default})")
 
 
 def settings_from_args(args: argparse.Namespace) -> FlowSettings:
     from slo.durations import parse_duration
 
-    topics = Topics()
-    for name in ("predictions", "labels", "joined"):
-        value = getattr(args, f"{name}_topic", None)
-        if value:
-            topics = replace(topics, **{name: value})
+    topics = Topics(**{name: getattr(args, f"{name}_topic") for name in Topics().__dict__})
     return FlowSettings(
         bootstrap_servers=args.bootstrap_servers,
         topics=topics,
@@ -35,6 +65,7 @@ def settings_from_args(args: argparse.Namespace) -> FlowSettings:
         shards=args.shards,
         partitions=args.partitions,
         tail=not args.until_end,
+        allowed_lateness=parse_duration(args.allowed_lateness, allow_zero=True),
     )
 
 
@@ -45,41 +76,137 @@ def run_monitor(args: argparse.Namespace) -> int:
     try:
         slo_file = load_slo_file(args.config)
         settings = settings_from_args(args)
+        _check_scaling(args)
     except (SloSpecError, ValueError) as error:
         print(f"slo-monitor: {error}", file=sys.stderr)
         return 2
+    if args.process_id is None:
+        prepared = _prepare(args, settings)
+        if prepared:
+            return prepared
+        if args.processes > 1:
+            return _run_local_cluster(args)
+    return _run_process(args, settings, slo_file)
 
-    from bytewax._bytewax import cli_main
+
+def _check_scaling(args: argparse.Namespace) -> None:
+    if args.processes < 1:
+        raise ValueError("--processes must be at least 1")
+    if (args.process_id is None) != (args.addresses is None):
+        raise ValueError("--process-id and --addresses go together")
+    if args.addresses is not None:
+        count = len(args.addresses.split(";"))
+        if not 0 <= args.process_id < count:
+            raise ValueError(f"--process-id {args.process_id} is not an index of the {count} --addresses")
+    if args.recovery_dir is not None and max(args.processes, 1) > args.recovery_partitions:
+        raise ValueError("--recovery-partitions must be at least the number of processes")
+
+
+def _prepare(args: argparse.Namespace, settings: FlowSettings) -> int:
+    """Topics and the recovery store, once per cluster; non-zero exit code on failure."""
     from confluent_kafka import KafkaException
-    from prometheus_client import start_http_server
 
-    from flows.join_flow import build_join_flow
     from flows.kafka_clients import common_config
-    from flows.stoppable_source import request_stop
     from flows.topics import ensure_topics
 
-    topics = settings.topics
     try:
-        ensure_topics(common_config(settings), [*topics.inputs(), *topics.join_outputs()], settings.partitions)
+        ensure_topics(common_config(settings), [*settings.topics.inputs(), *settings.topics.monitor_outputs()],
+                      settings.partitions)
     except KafkaException as error:
         print(f"slo-monitor: cannot reach Kafka at {settings.bootstrap_servers}: {error}", file=sys.stderr)
         return 3
+    if args.recovery_dir is not None and not any(args.recovery_dir.glob("part-*.sqlite3")):
+        from bytewax.recovery import init_db_dir
+
+        args.recovery_dir.mkdir(parents=True, exist_ok=True)
+        init_db_dir(args.recovery_dir, args.recovery_partitions)
+        print(f"slo-monitor: created {args.recovery_partitions} recovery partitions in {args.recovery_dir}",
+              file=sys.stderr)
+    return 0
+
+
+def _run_local_cluster(args: argparse.Namespace) -> int:
+    """Start `--processes` members of one cluster on loopback, forward signals, wait for all."""
+    addresses = ";".join(f"127.0.0.1:{FIRST_CLUSTER_PORT + index}" for index in range(args.processes))
+    base = without_option(args.argv, "--processes")
+    children = [
+        subprocess.Popen([sys.executable, "-m", "slo_monitor", *base, "--process-id", str(index),
+                          "--addresses", addresses])
+        for index in range(args.processes)
+    ]
+
+    def forward(signum: int, _frame) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    return max(codes, key=abs)
+
+
+def without_option(argv: list[str], option: str) -> list[str]:
+    """`argv` without `option` and its value (as `--opt V` or `--opt=V`).
+
+    >>> without_option(["run", "--processes", "2", "--until-end", "--processes=3"], "--processes")
+    ['run', '--until-end']
+    """
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            kept.append(arg)
+    return kept
+
+
+def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> int:
+    from bytewax._bytewax import cli_main
+    from bytewax.recovery import RecoveryConfig
+    from prometheus_client import start_http_server
+
+    from flows.alert_log import written_alerts
+    from flows.kafka_clients import consumer_config
+    from flows.monitor_flow import build_monitor_flow
+    from flows.stoppable_source import request_stop
+
+    process_id = args.process_id or 0
+    who = f"process {process_id}: " if args.process_id is not None else ""
+    topics = settings.topics
+    already_written = frozenset()
+    if args.recovery_dir is not None:
+        already_written = written_alerts(consumer_config(settings), topics.alerts)
     if args.metrics_port:
-        start_http_server(args.metrics_port, addr=args.metrics_host)
-        print(f"slo-monitor: metrics at http://{args.metrics_host}:{args.metrics_port}/metrics", file=sys.stderr)
+        port = args.metrics_port + process_id
+        start_http_server(port, addr=args.metrics_host)
+        print(f"slo-monitor: {who}metrics at http://{args.metrics_host}:{port}/metrics", file=sys.stderr)
     print(
-        f"slo-monitor: {len(slo_file.slos)} SLO(s) from {args.config}; consuming "
+        f"slo-monitor: {who}{len(slo_file.slos)} SLO(s) from {args.config}; consuming "
         f"{topics.predictions!r} and {topics.labels!r} from {settings.bootstrap_servers}; "
-        f"writing {topics.joined!r} and dead letters to '<topic>.dlq'",
+        f"writing {topics.status!r}, {topics.alerts!r}, {topics.joined!r} and dead letters to '<topic>.dlq'"
+        + (f"; recovery in {args.recovery_dir}" if args.recovery_dir else ""),
         file=sys.stderr,
     )
 
     def stop(signum: int, _frame) -> None:
-        print(f"slo-monitor: {signal.Signals(signum).name} received, stopping", file=sys.stderr)
+        print(f"slo-monitor: {who}{signal.Signals(signum).name} received, stopping", file=sys.stderr)
         request_stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    cli_main(build_join_flow(settings), workers_per_process=1)
-    print("slo-monitor: stopped", file=sys.stderr)
+    flow = build_monitor_flow(settings, slo_file, alerts_already_written=already_written)
+    cli_main(
+        flow,
+        workers_per_process=1,
+        process_id=args.process_id,
+        addresses=args.addresses.split(";") if args.addresses else None,
+        epoch_interval=timedelta(seconds=args.snapshot_interval),
+        recovery_config=RecoveryConfig(str(args.recovery_dir)) if args.recovery_dir else None,
+    )
+    print(f"slo-monitor: {who}stopped", file=sys.stderr)
     return 0
+
+
