@@ -6,6 +6,8 @@ item carries the SLO name and the engine is created on the first item.
 
 from __future__ import annotations
 
+import time
+
 from bytewax.operators import StatefulBatchLogic
 
 from flows import metrics
@@ -41,6 +43,9 @@ class EngineLogic(StatefulBatchLogic):
                 metrics.record_status(output)
             else:
                 metrics.ALERT_EVENTS.labels(output.key.slo, output.action, output.severity).inc()
+        if outputs:
+            # Observability only: the evaluation itself never reads the wall clock.
+            metrics.EVALUATION_LAG.labels(engine.spec.name).set(time.time() - outputs[-1].event_time)
         return outputs, False
 
     def _create(self, slo_name: str) -> SloEngine:

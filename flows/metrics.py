@@ -39,6 +39,11 @@ SLO_STATE = Gauge(
 SLO_EVALUATED_AT = Gauge(
     "slo_monitor_slo_evaluated_event_time_seconds", "Event time of the key's latest evaluation", _KEY_LABELS
 )
+EVALUATION_LAG = Gauge(
+    "slo_monitor_evaluation_lag_seconds",
+    "Wall-clock time minus the event time of the latest evaluation (how far behind live it runs)",
+    ["slo"],
+)
 ALERT_EVENTS = Counter("slo_monitor_alert_events_total", "Alert lifecycle events written", ["slo", "action", "severity"])
 STATES = ("ok", "at_risk", "breached", "insufficient_data")
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 import pytest
 
+from flows.join_state import JoinSettings
 from simulator.scenarios import precision_drop, segment_drop
 from tests.flows.monitor_support import (
     FAST_LABELS,
@@ -66,3 +69,23 @@ def test_segment_only_drop_alerts_that_segment_only(kafka_bootstrap):
     paged = {a.key.segment for a in outputs if getattr(a, "severity", None) in ("critical", "error")}
     assert "country=US" in paged
     assert paged <= {"country=US", None}, paged  # the whole model may breach too; other countries not
+
+
+@pytest.mark.parametrize(("median", "longest"), [(1800.0, 4 * HOUR), (3 * HOUR, 12 * HOUR)])
+def test_detection_delay_with_realistic_label_delays(kafka_bootstrap, median, longest, record_property):
+    """Labels come minutes to hours late; the alert comes once enough bad labels have arrived.
+
+    The figures are recorded in the test report (`record_property`) and quoted in the README.
+    """
+    delayed = replace(FAST_LABELS, label_delay_median=median, label_delay_sigma=0.8, label_delay_max=longest)
+    change = 6 * HOUR
+    topics = monitor_topics()
+    write_traffic(kafka_bootstrap, topics, precision_drop(delayed, change_at=change, precision_after=0.85), hours=30)
+    outputs, _ = run_monitor(kafka_bootstrap, topics, join=JoinSettings(max_label_delay=2 * longest))
+    paged = [a for a in alerts_of(outputs) if a.severity in ("critical", "error") and a.event_time >= START + change]
+    assert paged, "the drop was never detected"
+    delay_minutes = (paged[0].event_time - START - change) / 60
+    record_property("detection_delay_minutes", delay_minutes)
+    print(f"label delay median {median / 60:.0f} min: first {paged[0].severity} page {delay_minutes:.0f} min after the drop")
+    assert not [a for a in alerts_of(outputs) if a.severity in ("critical", "error") and a.event_time < START + change]
+    assert delay_minutes <= 25 + 2 * median / 60 + 60  # the delay grows with the label delay, and stays bounded
