@@ -1,0 +1,224 @@
+"""The ``drift:`` block of an SLO: what "normal" is, how drift is judged, when to warn.
+
+Plug `DriftSpec` into ``SloSpec`` as ``drift: DriftSpec | None = None`` (off unless given;
+``drift: {}`` takes every default). It mirrors slo/spec.py's conventions (frozen, unknown keys
+are errors, ``x-`` keys ignored, durations as ``5m``/``1h``/``30d`` strings) but does not import
+it, so slo/spec.py can import this module without a cycle.
+
+>>> spec = DriftSpec.model_validate({"reference": {"kind": "fixed", "first": "24h"},
+...                                  "window": "6h"})
+>>> spec.reference.kind, spec.reference.first, spec.window, spec.bucket_seconds
+('fixed', 86400, 21600, 900)
+>>> DriftSpec().reference.window, DriftSpec().reference.bucket_seconds
+(2592000, 86400)
+>>> try:
+...     DriftSpec.model_validate({"reference": {"kind": "fixed"}})
+... except ValueError as err:
+...     print(err.errors()[0]["msg"])
+Value error, a fixed reference needs either `first` (e.g. 24h) or both `start` and `end`, not both forms
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from schemas.timestamps import parse_event_time
+from slo.durations import parse_duration
+
+Proxy = Literal["estimated_metric", "flagged_rate", "detectors"]
+Stream = Literal["flagged_rate", "error", "score"]
+DetectorKind = Literal["adwin", "page_hinkley"]
+
+
+def _duration(value: Any) -> int:
+    if not isinstance(value, str):
+        raise ValueError(f"bad duration {value!r}: write it with a unit, like 1h, 24h or 30d")
+    return parse_duration(value)
+
+
+def _timestamp(value: Any) -> float:
+    # YAML turns unquoted ISO dates into datetime/date objects; accept only zoned instants
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"timestamp {value.isoformat()} has no time zone: add Z or +hh:mm")
+        return value.timestamp()
+    if isinstance(value, date):
+        raise ValueError(f"{value.isoformat()} is a date: give an RFC 3339 time like "
+                         f"{value.isoformat()}T00:00:00Z")
+    return parse_event_time(value)
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"must be a number between 0 and 1 (got {value!r})")
+    return float(value)
+
+
+def _non_negative(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"must be a number of at least 0 (got {value!r})")
+    return float(value)
+
+
+def _count(minimum: int):
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"must be a whole number of at least {minimum} (got {value!r})")
+        return value
+    return check
+
+
+Duration = Annotated[int, BeforeValidator(_duration)]
+Timestamp = Annotated[float, BeforeValidator(_timestamp)]
+Fraction = Annotated[float, BeforeValidator(_fraction)]
+NonNegative = Annotated[float, BeforeValidator(_non_negative)]
+
+
+class _Spec(BaseModel):
+    """Frozen, strict about unknown keys, ignores ``x-`` keys (as slo/spec.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extension_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+        return data
+
+
+class ReferenceSpec(_Spec):
+    """What "normal" is: a fixed baseline or a trailing window (see docs/drift.md).
+
+    fixed, declared period: ``{kind: fixed, start: 2026-11-01T00:00:00Z, end: ...}``.
+    fixed, first traffic:   ``{kind: fixed, first: 24h}`` (from the first prediction seen).
+    trailing:               ``{kind: trailing, window: 30d}``: the `window` of traffic that ends
+    where the current window starts, kept in `bucket`s (default window / 30).
+    """
+
+    kind: Literal["fixed", "trailing"] = "trailing"
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    first: Duration | None = None
+    window: Duration | None = None
+    bucket: Duration | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReferenceSpec:
+        if self.kind == "fixed":
+            if self.window is not None or self.bucket is not None:
+                raise ValueError("`window` and `bucket` are for a trailing reference; a fixed one "
+                                 "takes `first` or `start` and `end`")
+            declared = self.start is not None or self.end is not None
+            if declared == (self.first is not None) or (declared and None in (self.start, self.end)):
+                raise ValueError("a fixed reference needs either `first` (e.g. 24h) or both "
+                                 "`start` and `end`, not both forms")
+            if declared and self.end <= self.start:
+                raise ValueError("the reference `end` must come after its `start`")
+        else:
+            if self.start is not None or self.end is not None or self.first is not None:
+                raise ValueError("`start`, `end` and `first` are for a fixed reference; a trailing "
+                                 "one takes `window` (e.g. 30d)")
+            if self.window is None:
+                object.__setattr__(self, "window", parse_duration("30d"))
+            if self.bucket is not None and self.window % self.bucket:
+                raise ValueError("the reference `window` must be a whole number of `bucket`s")
+        return self
+
+    @property
+    def bucket_seconds(self) -> int:
+        """Granularity of a trailing reference (default window / 30, at least a second)."""
+        assert self.window is not None
+        return self.bucket or max(1, self.window // 30)
+
+
+class DetectorSpec(_Spec):
+    """A river change detector on one stream; `params` go to its constructor unchanged.
+
+    Streams: ``flagged_rate`` (1 per flagged prediction, else 0), ``error`` (per joined label in
+    the metric's population: 1 for a false positive (precision) or a missed positive (recall)),
+    ``score`` (the model's score).
+    """
+
+    stream: Stream
+    kind: DetectorKind = "adwin"
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _constructible(self) -> DetectorSpec:
+        from slo.drift.detectors import make_detector
+        try:
+            make_detector(self.kind, dict(self.params))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"bad {self.kind} params {dict(self.params)!r}: {err}") from None
+        return self
+
+
+def _default_detectors() -> tuple[DetectorSpec, ...]:
+    return (DetectorSpec(stream="flagged_rate", kind="adwin"),
+            DetectorSpec(stream="error", kind="adwin"),
+            DetectorSpec(stream="score", kind="page_hinkley"))
+
+
+class WarningSpec(_Spec):
+    """The composite rule: `severity` when drift AND a proxy of the metric gets worse.
+
+    Drift: at least `min_drifted` of the features and the score drifted (BH decision). Proxies
+    (any one suffices): ``estimated_metric`` (the label-free estimate fell below the reference's
+    by more than `min_decline`, at the drift block's `confidence`), ``flagged_rate`` (changed by
+    at least `min_rate_change` relative, significant at `alpha`), ``detectors`` (a river detector
+    fired within the current window).
+    """
+
+    severity: Literal["critical", "error", "warning", "info"] = "warning"
+    min_drifted: Annotated[int, BeforeValidator(_count(1))] = 1
+    proxies: tuple[Proxy, ...] = ("estimated_metric", "flagged_rate")
+    min_decline: NonNegative = 0.0
+    min_rate_change: NonNegative = 0.1
+
+    @field_validator("proxies")
+    @classmethod
+    def _some_proxy(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("list at least one proxy (estimated_metric, flagged_rate, detectors)")
+        return value
+
+
+class DriftSpec(_Spec):
+    """Drift detection and label-free estimation for one SLO's model (docs/drift.md)."""
+
+    reference: ReferenceSpec = ReferenceSpec()
+    window: Duration = parse_duration("24h")        # the current window compared with the reference
+    bucket: Duration | None = None                  # its granularity (default window / 24)
+    features: tuple[str, ...] | None = None         # default: every feature seen (up to max_features)
+    categorical: tuple[str, ...] = ()               # force these to categorical (else: inferred)
+    numeric_test: Literal["ks", "psi"] = "ks"
+    categorical_test: Literal["chi2", "psi"] = "chi2"
+    bins: Annotated[int, BeforeValidator(_count(2))] = 10
+    alpha: Fraction = 0.05          # per-test level: PSI threshold, flagged-rate test
+    fdr: Fraction = 0.05            # Benjamini-Hochberg level across features and score
+    min_psi: NonNegative = 0.0      # optional effect-size floor for a drifted feature
+    sample_size: Annotated[int, BeforeValidator(_count(50))] = 2000
+    reference_sample_size: Annotated[int, BeforeValidator(_count(50))] = 5000
+    min_samples: Annotated[int, BeforeValidator(_count(10))] = 100
+    max_features: Annotated[int, BeforeValidator(_count(1))] = 100
+    max_categories: Annotated[int, BeforeValidator(_count(2))] = 64
+    score_bins: Annotated[int, BeforeValidator(_count(2))] = 40
+    confidence: Fraction = 0.95     # bounds of the estimated metric, decline test
+    bootstrap: Annotated[int, BeforeValidator(_count(50))] = 400
+    detectors: tuple[DetectorSpec, ...] = Field(default_factory=_default_detectors)
+    warning: WarningSpec | None = WarningSpec()
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> DriftSpec:
+        if self.bucket is not None and self.window % self.bucket:
+            raise ValueError("the drift `window` must be a whole number of `bucket`s")
+        return self
+
+    @property
+    def bucket_seconds(self) -> int:
+        """Granularity of the current window (default window / 24, at least a second)."""
+        return self.bucket or max(1, self.window // 24)

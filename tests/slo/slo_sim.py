@@ -1,0 +1,92 @@
+"""Label streams for the SLO engine tests: joined records with known truth, and a driver that
+feeds them to a tracker the way the flow will (records in arrival order, watermark behind)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from schemas.joined import JoinedRecord
+from slo.snapshots import AlertEvent, StatusSnapshot
+from slo.spec import SloSpec, parse_slo_yaml
+from slo.tracker import SloTracker
+
+START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+def precision_spec(objective: float = 0.95, window: str = "1h", min_labels: int = 30,
+                   extra: str = "") -> SloSpec:
+    """A precision SLO on model m (positive label 1)."""
+    text = (f"slos:\n  - name: p\n    model_id: m\n    metric: precision\n    positive_label: 1\n"
+            f"    objective: {objective}\n    window: {window}\n    min_labels: {min_labels}\n"
+            + extra)
+    return parse_slo_yaml(text).slos[0]
+
+
+def flagged_stream(rng: np.random.Generator, start: float, minutes: int, per_hour: float,
+                   precision: float | Callable[[np.ndarray], np.ndarray],
+                   delay: float = 30.0, review_probability: float = 1.0,
+                   version: str | Callable[[float], str] = "v1") -> list[JoinedRecord]:
+    """Labels for flagged predictions (what precision is computed from), Poisson arrivals.
+
+    `precision` may depend on the minute index; each label arrives `delay` seconds after its
+    prediction.
+    """
+    counts = rng.poisson(per_hour / 60.0, minutes)
+    minute_of = np.repeat(np.arange(minutes), counts)
+    times = start + 60.0 * minute_of + rng.uniform(0.0, 60.0, len(minute_of))
+    p = precision(minute_of) if callable(precision) else np.full(len(minute_of), precision)
+    correct = rng.uniform(size=len(minute_of)) < p
+    out = []
+    for i, (t, ok) in enumerate(zip(times.tolist(), correct.tolist())):
+        v = version(t) if callable(version) else version
+        out.append(JoinedRecord(f"p{i}", "m", v, t, t + delay, 1, 1 if ok else 0,
+                                review_probability))
+    return out
+
+
+@dataclass
+class Run:
+    """Everything a driven tracker produced."""
+
+    snapshots: list[StatusSnapshot] = field(default_factory=list)
+    events: list[AlertEvent] = field(default_factory=list)
+
+    def pages(self, severities: Iterable[str] = ("critical", "error")) -> list[AlertEvent]:
+        wanted = set(severities)
+        return [e for e in self.events if e.action in ("trigger", "escalate") and e.severity in wanted]
+
+    def first(self, action: str, severity: str | None = None) -> AlertEvent | None:
+        for e in self.events:
+            if e.action == action and (severity is None or e.severity == severity):
+                return e
+        return None
+
+
+def drive(tracker: SloTracker, records: list[JoinedRecord], start: float, end: float,
+          step: float = 60.0, lateness: float = 0.0, keep_snapshots: bool = True,
+          predictions: list[float] | None = None) -> Run:
+    """Feed records in arrival (label time) order and advance the watermark every `step`.
+
+    The watermark is the arrival time minus `lateness`, like the flow's.
+    """
+    ordered = sorted(records, key=lambda r: r.labeled_at)
+    preds = sorted(predictions or [])
+    run = Run()
+    i = j = 0
+    t = start + step
+    while t <= end:
+        while i < len(ordered) and ordered[i].labeled_at < t:
+            tracker.observe(ordered[i])
+            i += 1
+        while j < len(preds) and preds[j] < t:
+            tracker.observe_prediction(preds[j])
+            j += 1
+        for snapshot, events in tracker.advance_all(t - lateness):
+            if keep_snapshots:
+                run.snapshots.append(snapshot)
+            run.events.extend(events)
+        t += step
+    return run
