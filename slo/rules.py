@@ -64,6 +64,10 @@ class BurnRateRule:
     threshold: float
     confidence: float | None
     for_s: int
+    # The short window must be below the objective with this confidence: evidence that the
+    # burn is still going on, not a noisy crossing while the long window still holds the
+    # errors of an episode that already ended.
+    short_confidence: float | None = None
 
     @property
     def id(self) -> str:
@@ -207,11 +211,13 @@ def resolve_rules(spec: SloSpec) -> RuleSet:
     if alerting.default_burn_rates:
         burns = tuple(BurnRateRule(d["severity"], _scaled(window, d["long_fraction"], bucket),
                                    _scaled(window, d["short_fraction"], bucket), d["threshold"],
-                                   d["confidence"], int(window * d["for_fraction"]))
+                                   d["confidence"], int(window * d["for_fraction"]),
+                                   d.get("short_confidence"))
                       for d in defaults.BURN_RATES)
         burns = tuple(r for r in burns if r.short < r.long)
     else:
-        burns = tuple(BurnRateRule(b.severity, b.long, b.short, b.threshold, b.confidence, b.for_)
+        burns = tuple(BurnRateRule(b.severity, b.long, b.short, b.threshold, b.confidence, b.for_,
+                                   b.short_confidence)
                       for b in custom_burns)
     ids = [r.id for r in burns]
     for i, rid in enumerate(ids):
@@ -340,6 +346,8 @@ def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
         if b_long < r.threshold or b_short < r.threshold:
             continue
         if r.confidence is not None and bounds.upper(long.value, long.n_eff, r.confidence) >= objective:
+            continue
+        if r.short_confidence is not None and bounds.upper(short.value, short.n_eff, r.short_confidence) >= objective:
             continue
         kind = "approaching the objective" if r.threshold < 1.0 else "burn rate"
         out.append(Finding(r.id, r.severity, r.for_s,

@@ -136,6 +136,7 @@ class BurnRateSpec(_Spec):
     short: Duration
     threshold: PositiveNumber
     confidence: Probability | None = None                # long window confidently below objective
+    short_confidence: Probability | None = None          # short window too: the burn goes on
     for_: Delay = Field(default=0, alias="for")
 
 

@@ -233,3 +233,17 @@ def test_recall_without_sampled_unflagged_predictions_is_insufficient_data():
     # recall = TP / (TP + FN): 150 true positives, 10 missed positives each standing for 20
     assert status.estimate == pytest.approx(150 / (150 + 200))
     assert status.state in ("breached", "at_risk")
+
+
+def test_healthy_hours_after_a_resolved_collapse_page_nothing():
+    """The 6h slow-burn window still holds the collapse for hours after the resolve; a noisy
+    30-minute crossing must not open a second episode on a model that has recovered."""
+    second_episodes = 0
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        records = flagged_stream(rng, START, 11 * 60, 600, collapse(240, until=420))
+        run = drive(SloTracker(precision_spec()), records, START, START + 11 * 60 * 60, keep_snapshots=False)
+        resolve = run.first("resolve")
+        assert resolve is not None, f"seed {seed}: the collapse never resolved"
+        second_episodes += len([e for e in run.events if e.action == "trigger" and e.event_time > resolve.event_time])
+    assert second_episodes == 0
