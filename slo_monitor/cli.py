@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_arguments(run, _bootstrap_default())
     run.set_defaults(handler=_run)
 
+    respond = commands.add_parser("respond", help="page PagerDuty from slo-alerts (also part of `run`)")
+    from remediation.responder_cli import add_arguments as add_respond_arguments
+
+    add_respond_arguments(respond)
+    respond.set_defaults(handler=_respond)
+
     simulate = commands.add_parser("simulate", help="produce realistic prediction and label traffic")
     from simulator.cli import add_arguments as add_simulate_arguments
 
@@ -77,6 +83,12 @@ def _run(args: argparse.Namespace) -> int:
     from slo_monitor.run import run_monitor
 
     return run_monitor(args)
+
+
+def _respond(args: argparse.Namespace) -> int:
+    from remediation.responder_cli import run as run_responder
+
+    return run_responder(args)
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -42,6 +42,11 @@ def add_run_arguments(run: argparse.ArgumentParser, bootstrap_default: str) -> N
                           help="recovery partitions made in a new --recovery-dir (at least the largest process count)")
     recovery.add_argument("--snapshot-interval", type=float, default=10.0,
                           help="seconds between state snapshots; also the epoch length (default 10)")
+    paging = run.add_argument_group("paging")
+    paging.add_argument("--no-responder", action="store_true",
+                        help="do not page from this process (run `slo-monitor respond` separately)")
+    paging.add_argument("--paging-config", type=Path,
+                        help="per-tier and per-SLO routing keys, maintenance windows, links (docs/paging.md)")
     scaling = run.add_argument_group("scaling")
     scaling.add_argument("--processes", type=int, default=1, help="start this many cluster processes here")
     scaling.add_argument("--process-id", type=int, help="this process's index in a cluster started elsewhere")
@@ -191,9 +196,15 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
         file=sys.stderr,
     )
 
+    responder = None
+    if not args.no_responder and process_id == 0:
+        responder = _start_responder(args, settings, slo_file)
+
     def stop(signum: int, _frame) -> None:
         print(f"slo-monitor: {who}{signal.Signals(signum).name} received, stopping", file=sys.stderr)
         request_stop()
+        if responder is not None:
+            responder.request_stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -206,7 +217,30 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
         epoch_interval=timedelta(seconds=args.snapshot_interval),
         recovery_config=RecoveryConfig(str(args.recovery_dir)) if args.recovery_dir else None,
     )
+    if responder is not None:
+        if args.until_end:
+            responder.request_stop()  # a replay ends with its input; the responder with it
+        responder.join(60)
     print(f"slo-monitor: {who}stopped", file=sys.stderr)
     return 0
+
+
+def _start_responder(args: argparse.Namespace, settings: FlowSettings, slo_file):
+    """The PagerDuty responder, in a thread of this process, reading `slo-alerts`."""
+    from remediation.paging_config import load_paging_config
+    from remediation.responder import start_responder
+    from remediation.responder_cli import settings_from_slo_file
+    from remediation.routing_keys import install_redaction
+
+    paging = load_paging_config(args.paging_config) if args.paging_config else None
+    responder_settings = settings_from_slo_file(
+        slo_file, settings.bootstrap_servers, paging=paging, kafka_config=settings.kafka_config,
+        topic_partitions=settings.partitions, alerts_topic=settings.topics.alerts,
+    )
+    responder = start_responder(responder_settings)
+    install_redaction(responder.responder.secrets())
+    keys = "; ".join(f"{target}: {where}" for target, where in responder.responder.keys.describe().items())
+    print(f"slo-monitor: paging from {settings.topics.alerts!r}; routing keys {keys}", file=sys.stderr)
+    return responder
 
 

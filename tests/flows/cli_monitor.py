@@ -26,9 +26,9 @@ def run_command(bootstrap: str, inputs: Topics, outputs: Topics, *extra: str) ->
     ]
 
 
-def start(command: list[str]) -> subprocess.Popen:
+def start(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
 
 
 def finish(process: subprocess.Popen, timeout: float = 300) -> str:
