@@ -8,7 +8,9 @@ Pure Python (no Bytewax), so it is tested directly. The dataflow hands it three 
 - prediction counts (`add_predictions`), for the label-starvation rule, held likewise until
   the clock passes their minute;
 - each join shard's clock (`clock`): the event time both inputs have reached there. The engine
-  evaluates every step up to the slowest shard's clock minus the allowed lateness.
+  evaluates every step up to the slowest shard's clock minus the allowed lateness. With the
+  SLO's `evaluation_delay`, the window judged at each step ends that much earlier, so labels
+  that take hours have arrived for it.
 """
 
 from __future__ import annotations
@@ -70,8 +72,9 @@ class SloEngine:
         while step_time <= target:
             while self.waiting and self.waiting[0][0] < step_time:
                 self._apply(heapq.heappop(self.waiting)[2])
+            window_end = step_time - self.spec.evaluation_delay
             for tracker in self.trackers.values():
-                for snapshot, alerts in tracker.advance_all(step_time):
+                for snapshot, alerts in tracker.advance_all(window_end):
                     outputs.append(snapshot)
                     outputs.extend(alerts)
             self.evaluated_to = step_time
@@ -85,8 +88,7 @@ class SloEngine:
             return
         model_id, segment, minute, n = item
         for tracker in self._trackers_for(model_id, dict(segment)):
-            for _ in range(n):
-                tracker.observe_prediction(minute)
+            tracker.observe_prediction(minute, n)
 
     def _trackers_for(self, model_id: str, segment: dict[str, str]) -> list[SloTracker]:
         trackers = []

@@ -152,7 +152,7 @@ def _choose_bucket(spec: SloSpec, explicit: list[tuple[tuple[str | int, ...], in
     """The given bucket, else the smallest choice that divides every window and fits the ring."""
     if spec.bucket is not None:
         return spec.bucket
-    ahead = parse_duration(defaults.AHEAD)
+    ahead = parse_duration(defaults.AHEAD) + spec.evaluation_delay
     fitting = [parse_duration(text) for text in defaults.BUCKET_CHOICES
                if longest_guess // parse_duration(text) + math.ceil(ahead / parse_duration(text))
                <= defaults.MAX_RING_BUCKETS]
@@ -265,7 +265,7 @@ def resolve_rules(spec: SloSpec) -> RuleSet:
     if comp:
         windows.add(comp.timeslice)
     rules = RuleSet(spec.metric, spec.objective, window, spec.min_labels, spec.confidence,
-                    spec.interval, bucket, parse_duration(defaults.AHEAD), breach, burns,
+                    spec.interval, bucket, parse_duration(defaults.AHEAD) + spec.evaluation_delay, breach, burns,
                     sustained, starvation, sequential, hysteresis, resolve_for, comp,
                     tuple(sorted(windows)))
     span, ahead = rules.ring_buckets()

@@ -233,6 +233,9 @@ class SloSpec(_Spec):
     bucket: Duration | None = None                       # default: smallest that fits the ring
     alerting: AlertingSpec = AlertingSpec()
     compliance: ComplianceSpec | None = None
+    # Judge each window only once its labels have had this long to arrive: windows end this
+    # far behind the evaluation clock. For labels that come hours late (see docs/slo-engine.md).
+    evaluation_delay: Delay = 0
 
     @field_validator("segments")
     @classmethod
