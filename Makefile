@@ -1,7 +1,10 @@
 # slo-monitor: the two commands of the README, and the pieces they are made of.
 # `make demo` and `make test` work on a fresh machine: they create .venv, install, start Kafka.
 
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is 3.11 or 3.12 (a pyenv shim may exist and fail).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 DOCTEST_PACKAGES := schemas slo flows simulator
@@ -11,7 +14,7 @@ DOCTEST_PACKAGES := schemas slo flows simulator
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 12) else "slo-monitor needs Python 3.11 or 3.12 (bytewax 0.21.1 has no wheels for %d.%d); set PYTHON=..." % v)'
+	@test -n "$(PYTHON)" || { echo "slo-monitor needs Python 3.11 or 3.12 (bytewax 0.21.1 has wheels for <= 3.12 only); set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
