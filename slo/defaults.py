@@ -50,9 +50,11 @@ BURN_RATES = (
     # minutes at 300 labels per 30m for a healthy 0.97 model) re-paged a recovered model.
     {"severity": "error", "long_fraction": 6.0, "short_fraction": 1 / 2,
      "threshold": 1.0, "confidence": 0.99, "short_confidence": 0.9, "for_fraction": 0.0},
-    # warning, approaching the objective: 90% of the budget used over 6h and over the window.
+    # warning, approaching the objective: 90% of the budget used over 6h and over the window,
+    # the window confidently (90%) so: without it, small segments (40 labels/h) crossed 0.9x by
+    # chance in the hours after an episode whose errors were still in the 6h window.
     {"severity": "warning", "long_fraction": 6.0, "short_fraction": 1.0,
-     "threshold": 0.9, "confidence": None, "for_fraction": 1 / 2},
+     "threshold": 0.9, "confidence": None, "short_confidence": 0.9, "for_fraction": 1 / 2},
 )
 
 # error, probable breach sustained: the window's one-sided 95% upper bound stayed below the
@@ -62,9 +64,12 @@ BURN_RATES = (
 # at 100 labels/h a healthy 0.965 model trips the 90% version in ~40% of months, 95% in ~7%.)
 SUSTAINED = {"severity": "error", "confidence": 0.95, "for_fraction": 1.0}
 
-# warning, label starvation: predictions keep coming but the window has fewer than min_labels
-# labels, for half a window. Needs the flow to report predictions (SloTracker.observe_prediction).
-STARVATION = {"severity": "warning", "for_fraction": 1 / 2}
+# warning, label starvation: predictions keep coming but labels stopped: the window has fewer
+# than min_labels labels and its labels per prediction fell below `fraction` of the key's rate
+# over its longest window, for half a window. (Only "fewer than min_labels" paged every small
+# segment whose normal label rate is below min_labels an hour.) Needs the flow to report
+# predictions (SloTracker.observe_prediction).
+STARVATION = {"severity": "warning", "for_fraction": 1 / 2, "fraction": 0.25}
 
 # Bernoulli CUSUM on the error stream (false positives for precision, false negatives for
 # recall), OFF by default (enable with `sequential: {}`): it detects an error rate `shift` times

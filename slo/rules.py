@@ -88,6 +88,7 @@ class StarvationRule:
     severity: str
     window: int
     for_s: int
+    fraction: float = 0.25  # labels per prediction, as a share of the key's longest-window rate
     id: str = "starvation"
 
 
@@ -240,7 +241,8 @@ def resolve_rules(spec: SloSpec) -> RuleSet:
         s = alerting.starvation
         starvation = StarvationRule(s.severity, window,
                                     s.for_ if s.for_ is not None
-                                    else int(window * defaults.STARVATION["for_fraction"]))
+                                    else int(window * defaults.STARVATION["for_fraction"]),
+                                    s.fraction)
     sequential = None
     if alerting.sequential is not None:
         q = alerting.sequential
@@ -347,7 +349,11 @@ def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
             continue
         if r.confidence is not None and bounds.upper(long.value, long.n_eff, r.confidence) >= objective:
             continue
-        if r.short_confidence is not None and bounds.upper(short.value, short.n_eff, r.short_confidence) >= objective:
+        # confidently burning at the threshold: the short window's metric is below the value at
+        # which its burn rate equals the threshold (the objective itself for a threshold of 1x)
+        burning_limit = 1.0 - r.threshold * (1.0 - objective)
+        if (r.short_confidence is not None
+                and bounds.upper(short.value, short.n_eff, r.short_confidence) >= burning_limit):
             continue
         kind = "approaching the objective" if r.threshold < 1.0 else "burn rate"
         out.append(Finding(r.id, r.severity, r.for_s,
@@ -374,9 +380,19 @@ def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
                                f"{wname})"))
     if (rules.starvation is not None and predictions is not None and not main.sufficient
             and predictions >= rules.min_labels):
+        # Starvation means labels *stopped*: this window's labels per prediction fell below a
+        # share of the key's usual rate (over its longest window). A small segment that never
+        # has min_labels labels an hour is not starved; it is small.
         r = rules.starvation
-        out.append(Finding(r.id, r.severity, r.for_s,
-                           f"label starvation: {predictions} predictions but only "
-                           f"{main.counts.population} usable labels over the last {wname} "
-                           f"(min_labels {rules.min_labels}): {main.why_insufficient}"))
+        usual = estimates[max(estimates)].counts
+        usual_predictions = usual.predictions or 0
+        if usual.labels >= rules.min_labels and usual_predictions > 0:
+            usual_rate = usual.labels / usual_predictions
+            rate = main.counts.labels / predictions
+            if rate < r.fraction * usual_rate:
+                out.append(Finding(r.id, r.severity, r.for_s,
+                                   f"label starvation: {predictions} predictions but only "
+                                   f"{main.counts.labels} labels over the last {wname}, "
+                                   f"{rate:.3g} per prediction against {usual_rate:.3g} usually "
+                                   f"(alert below {r.fraction:g} of usual; {main.why_insufficient})"))
     return out

@@ -153,6 +153,7 @@ class StarvationSpec(_Spec):
 
     severity: Severity = defaults.STARVATION["severity"]
     for_: Delay | None = Field(default=None, alias="for")  # default: half a window
+    fraction: Probability = defaults.STARVATION["fraction"]
 
 
 class SequentialSpec(_Spec):

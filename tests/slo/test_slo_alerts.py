@@ -104,6 +104,18 @@ def test_unlabeled_stretch_is_insufficient_data_not_a_page():
     assert run.events[1].event_time > START + 5 * HOUR
 
 
+def test_a_small_key_with_steady_labels_is_not_starved():
+    """20 labels an hour is below min_labels (30) every hour, but that is the key's normal rate:
+    insufficient data, not starvation, and no alert of any kind."""
+    rng = np.random.default_rng(12)
+    records = flagged_stream(rng, START, 12 * 60, 20, 0.97)
+    predictions = [START + 18.0 * i for i in range(int(12 * HOUR / 18.0))]   # 200 an hour
+    run = drive(SloTracker(precision_spec()), records, START, START + 12 * HOUR, predictions=predictions)
+    insufficient = [s for s in run.snapshots[60:] if s.state == "insufficient_data"]
+    assert len(insufficient) > 0.8 * len(run.snapshots[60:])
+    assert run.events == []
+
+
 def test_predictions_can_be_reported_in_bulk():
     one, bulk = SloTracker(precision_spec()), SloTracker(precision_spec())
     for _ in range(40):
