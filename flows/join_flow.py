@@ -38,7 +38,7 @@ from flows.kafka_clients import common_config, consumer_config, producer_config
 from flows.kafka_sink import OutRecord, ProducerSink
 from flows.partition_clock import PartitionClockLogic
 from flows.settings import FlowSettings
-from flows.stoppable_source import StoppableKafkaSource
+from flows.kafka_source import MonitorKafkaSource
 from flows.topics import partition_counts
 from schemas.dead_letter import DeadLetter
 from schemas.joined import JoinedRecord
@@ -79,7 +79,7 @@ def join_stream(flow: Dataflow, settings: FlowSettings) -> Stream[Outcome]:
     consumers.pop("bootstrap.servers")
     streams = []
     for step, topic in (("predictions-in", topics.predictions), ("labels-in", topics.labels)):
-        source = StoppableKafkaSource(
+        source = MonitorKafkaSource(
             settings.brokers(),
             [topic],
             tail=settings.tail,

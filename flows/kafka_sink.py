@@ -1,8 +1,8 @@
 """A Kafka sink that waits instead of crashing when the producer's queue is full.
 
 Bytewax's own `KafkaSink` raises `BufferError` on a full local queue (bytewax issue 522). This
-one polls until librdkafka has room, and fails the step loudly if a delivery fails, so an output
-record is never dropped silently.
+one polls until librdkafka has room, waits for delivery through broker outages, and fails the
+step loudly if a delivery fails, so an output record is never dropped silently.
 """
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ class _ProducerPartition(StatelessSinkPartition[OutRecord]):
                 except BufferError:
                     self._producer.poll(0.05)
             self._producer.poll(0)
-        remaining = self._producer.flush(60)
-        if remaining:
-            raise KafkaException(f"{remaining} output records not delivered within 60 s")
+        # Wait as long as librdkafka keeps retrying (message.timeout.ms, 5 minutes by default):
+        # a broker that is away for a minute delays output; only a failed delivery stops the
+        # flow (and a restart with --recovery-dir resumes it).
+        while self._producer.flush(1.0) and self._failure is None:
+            pass
         if self._failure is not None:
             raise KafkaException(self._failure)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,9 +35,10 @@ def start_broker(port: int) -> None:
     subprocess.run(["bash", str(REPO / "deploy/kafka/kafka-up.sh")], check=True, env=env)
 
 
-def stop_broker(port: int) -> None:
+def stop_broker(port: int, wipe: bool = False) -> None:
     env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(port + 1)}
-    subprocess.run(["bash", str(REPO / "deploy/kafka/kafka-down.sh")], check=False, env=env)
+    command = ["bash", str(REPO / "deploy/kafka/kafka-down.sh"), *(["--wipe"] if wipe else [])]
+    subprocess.run(command, check=False, env=env)
 
 
 def unique_topic(stem: str) -> str:
@@ -63,14 +65,12 @@ def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[tuple[by
     metadata = consumer.list_topics(topic, timeout=10).topics[topic]
     ends = {}
     for partition in metadata.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        low, high = _watermarks(consumer, TopicPartition(topic, partition))
         if high > low:
             ends[partition] = high
     consumer.assign([TopicPartition(topic, p, 0) for p in ends] or [])
     records: list[tuple[bytes | None, bytes | None]] = []
     positions = {p: 0 for p in ends}
-    import time
-
     deadline = time.monotonic() + timeout
     while any(positions[p] < ends[p] for p in ends):
         if time.monotonic() > deadline:
@@ -82,6 +82,18 @@ def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[tuple[by
             positions[message.partition()] = message.offset() + 1
     consumer.close()
     return records
+
+
+def _watermarks(consumer: Consumer, partition: TopicPartition, attempts: int = 20) -> tuple[int, int]:
+    """Low and high offsets, retrying while a new or restarted topic has no leader yet."""
+    for attempt in range(attempts):
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=10)
+        except KafkaException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 def read_json(bootstrap: str, topic: str) -> list[dict]:

@@ -1,8 +1,12 @@
-"""Kafka input that ends cleanly when the monitor is asked to stop.
+"""Kafka input for the monitor: Bytewax's `KafkaSource`, ending cleanly on request.
 
-Bytewax turns a signal into a Rust panic ("signal received") that prints a backtrace. Instead,
-`request_stop()` (called from the SIGTERM/SIGINT handler) makes every partition of this source
-end its input: the dataflow then drains what is in flight, flushes its outputs and returns.
+Bytewax turns a signal into a Rust panic ("signal received") that prints a backtrace. Instead
+`request_stop()` (from the SIGTERM/SIGINT handler) makes every partition end its input at its
+next batch; the dataflow drains, flushes its outputs and returns.
+
+Known problem, not solved: after a broker restart, the partition consumers inside a running flow
+were seen to stop fetching for good, with no error returned (Bytewax's lag gauge turns
+negative). Restarting the monitor with `--recovery-dir` resumes exactly where it was.
 """
 
 from __future__ import annotations
@@ -13,7 +17,13 @@ from bytewax.connectors.kafka import KafkaSource
 from bytewax.inputs import StatefulSourcePartition
 from confluent_kafka.admin import AdminClient
 
+
+
 _STOP = threading.Event()
+
+# Consumer-only settings that Bytewax would also hand to its partition-listing admin client,
+# where librdkafka warns about each of them.
+_CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof"}
 
 
 def request_stop() -> None:
@@ -30,7 +40,7 @@ def reset_stop() -> None:
 
 
 class _StoppablePartition(StatefulSourcePartition):
-    def __init__(self, inner) -> None:
+    def __init__(self, inner: StatefulSourcePartition) -> None:
         self._inner = inner
 
     def next_batch(self):
@@ -48,13 +58,8 @@ class _StoppablePartition(StatefulSourcePartition):
         self._inner.close()
 
 
-# Consumer-only settings that Bytewax would also hand to its partition-listing admin client,
-# where librdkafka warns about each of them.
-_CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof"}
-
-
-class StoppableKafkaSource(KafkaSource):
-    """`KafkaSource` whose partitions stop at the next batch once a stop is requested."""
+class MonitorKafkaSource(KafkaSource):
+    """`KafkaSource` that stops on request and rebuilds stalled partition consumers."""
 
     def list_parts(self) -> list[str]:
         config = {key: value for key, value in self._add_config.items() if key not in _CONSUMER_ONLY}
