@@ -12,7 +12,8 @@ a status (500, 429, ...) or drop connections for a while or for N requests, or h
 In-process: ``with LocalEventsApi() as api: ...`` (``api.url``, ``api.ca_file``). As a program:
 ``python -m remediation.receiver --port 8443`` prints the two environment variables that point
 the responder at it, and serves until SIGTERM/SIGINT; ``GET /_receiver/incidents`` and
-``/_receiver/requests`` show what it holds, ``POST /_receiver/fail`` ``{"status": 500,
+``/_receiver/requests`` and ``/_receiver/changes`` (change events, ``POST /v2/change/enqueue``)
+show what it holds, ``POST /_receiver/fail`` ``{"status": 500,
 "seconds": 120}``, ``/_receiver/hold``, ``/_receiver/release`` and ``/_receiver/reset`` steer it.
 """
 
@@ -36,6 +37,7 @@ from typing import Any
 
 import orjson
 
+from remediation.change_event_contract import validate_change_event
 from remediation.events_contract import MAX_EVENT_BYTES, validate_event
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,19 @@ class Received:
 
 
 @dataclass
+class ChangeEvent:
+    """One change event accepted at /v2/change/enqueue (service named, routing key not kept)."""
+
+    seq: int
+    service: str
+    summary: str
+    source: str | None
+    timestamp: str | None
+    custom_details: dict[str, Any] = field(default_factory=dict)
+    links: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class _Failure:
     status: int
     until: float | None
@@ -104,6 +119,7 @@ class EventsApiState:
         with self._lock:
             self.incidents: list[Incident] = []
             self.requests: list[Received] = []
+            self.changes: list[ChangeEvent] = []
             self._open: dict[tuple[str, str], Incident] = {}
             self._failures: list[_Failure] = []
             self._hold_until: float | None = None
@@ -177,6 +193,22 @@ class EventsApiState:
             self._record(202, fields | {"dedup_key": dedup_key}, event)
             return 202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
 
+    def handle_change(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Answer one /v2/change/enqueue request body: validated, kept, 202; or 400."""
+        try:
+            event: Any = orjson.loads(body) if len(body) <= MAX_EVENT_BYTES else None
+        except orjson.JSONDecodeError:
+            event = None
+        errors = ["JSON parse error"] if event is None else validate_change_event(event)
+        if errors:
+            return 400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
+        payload = event["payload"]
+        with self._lock:
+            self.changes.append(ChangeEvent(len(self.changes) + 1, self.service_of(event["routing_key"]),
+                                            payload["summary"], payload.get("source"), payload.get("timestamp"),
+                                            payload.get("custom_details") or {}, event.get("links") or []))
+        return 202, {"status": "success", "message": "Change event processed"}
+
     def _wait_if_held(self, fields: dict[str, Any]) -> None:
         with self._lock:
             until, then = self._hold_until, self._hold_then
@@ -240,6 +272,10 @@ class EventsApiState:
         with self._lock:
             return [Received(**asdict(r)) for r in self.requests]
 
+    def snapshot_changes(self) -> list[ChangeEvent]:
+        with self._lock:
+            return [ChangeEvent(**asdict(c)) for c in self.changes]
+
 
 class _DropConnection(Exception):
     """Close the connection without answering."""
@@ -281,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._answer(status, answer)
         elif self.path == "/v2/change/enqueue":
-            self._answer(202, {"status": "success", "message": "Change event processed"})
+            self._answer(*state.handle_change(body))
         elif self.path.startswith("/_receiver/"):
             self._control(self.path.removeprefix("/_receiver/"), orjson.loads(body) if body else {})
         else:
@@ -293,6 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, {"incidents": [asdict(i) for i in state.snapshot_incidents()]})
         elif self.path == "/_receiver/requests":
             self._answer(200, {"requests": [asdict(r) for r in state.snapshot_requests()]})
+        elif self.path == "/_receiver/changes":
+            self._answer(200, {"changes": [asdict(c) for c in state.snapshot_changes()]})
         else:
             self._answer(404, {"status": "not found", "message": self.path})
 
@@ -409,6 +447,9 @@ class LocalEventsApi:
 
     def requests(self) -> list[Received]:
         return self.state.snapshot_requests()
+
+    def changes(self) -> list[ChangeEvent]:
+        return self.state.snapshot_changes()
 
 
 def main(argv: list[str] | None = None) -> int:

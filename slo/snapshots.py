@@ -102,6 +102,7 @@ class AlertEvent:
     episode_start: float = 0.0
     burn_rates: dict[str, float | None] = field(default_factory=dict)
     remediation: tuple[str, ...] = ()    # the SLO's actions for this severity (trigger/escalate)
+    last_healthy_version: str | None = None  # newest version that met the objective, not this one
 
     @property
     def dedup_key(self) -> str:
@@ -131,4 +132,5 @@ class AlertEvent:
             "episode_start": rfc3339(self.episode_start),
             "burn_rates": dict(self.burn_rates),
             "remediation": list(self.remediation),
+            "last_healthy_version": self.last_healthy_version,
         }

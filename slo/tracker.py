@@ -304,7 +304,8 @@ class SloTracker:
             event_time=t, model_version=self.latest_version, estimate=main.value,
             lower=main.lower, upper=main.upper, labels=main.counts.labels, reason=tr.reason,
             rule=tr.rule, metric=self.rules.metric, objective=self.rules.objective,
-            episode_start=tr.episode_start, burn_rates=dict(burns), remediation=remediation)
+            episode_start=tr.episode_start, burn_rates=dict(burns), remediation=remediation,
+            last_healthy_version=self.versions.last_healthy(exclude=self.latest_version))
 
     # --- inspection ----------------------------------------------------------------------------
 
