@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from schemas.timestamps import parse_event_time
+from slo.drift.detectors import make_detector
 from slo.durations import parse_duration
 
 Proxy = Literal["estimated_metric", "flagged_rate", "detectors"]
@@ -86,7 +87,8 @@ class _Spec(BaseModel):
     @classmethod
     def _drop_extension_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+            return {k: v for k, v in data.items()
+                    if not (isinstance(k, str) and k.startswith("x-"))}
         return data
 
 
@@ -113,7 +115,8 @@ class ReferenceSpec(_Spec):
                 raise ValueError("`window` and `bucket` are for a trailing reference; a fixed one "
                                  "takes `first` or `start` and `end`")
             declared = self.start is not None or self.end is not None
-            if declared == (self.first is not None) or (declared and None in (self.start, self.end)):
+            incomplete = declared and None in (self.start, self.end)
+            if declared == (self.first is not None) or incomplete:
                 raise ValueError("a fixed reference needs either `first` (e.g. 24h) or both "
                                  "`start` and `end`, not both forms")
             if declared and self.end <= self.start:
@@ -149,7 +152,6 @@ class DetectorSpec(_Spec):
 
     @model_validator(mode="after")
     def _constructible(self) -> DetectorSpec:
-        from slo.drift.detectors import make_detector
         try:
             make_detector(self.kind, dict(self.params))
         except (TypeError, ValueError) as err:
@@ -166,7 +168,10 @@ def _default_detectors() -> tuple[DetectorSpec, ...]:
 class WarningSpec(_Spec):
     """The composite rule: `severity` when drift AND a proxy of the metric gets worse.
 
-    Drift: at least `min_drifted` of the features and the score drifted (BH decision). Proxies
+    Drift: at least `min_drifted` features drifted (BH decision). The score's own drift counts
+    only with `count_score`: it is the same evidence as the proxies (more or fewer high scores
+    move the flagged rate and the estimate), so counting it would let one chance fluctuation
+    satisfy both halves of the rule. Proxies
     (any one suffices): ``estimated_metric`` (the label-free estimate fell below the reference's
     by more than `min_decline`, at the drift block's `confidence`), ``flagged_rate`` (changed by
     at least `min_rate_change` relative, significant at `alpha`), ``detectors`` (a river detector
@@ -175,9 +180,10 @@ class WarningSpec(_Spec):
 
     severity: Literal["critical", "error", "warning", "info"] = "warning"
     min_drifted: Annotated[int, BeforeValidator(_count(1))] = 1
+    count_score: bool = False
     proxies: tuple[Proxy, ...] = ("estimated_metric", "flagged_rate")
-    min_decline: NonNegative = 0.0
-    min_rate_change: NonNegative = 0.1
+    min_decline: NonNegative = 0.0       # absolute floor on top of the decline's significance
+    min_rate_change: NonNegative = 0.25  # relative: hour-to-hour mix changes move it by less
 
     @field_validator("proxies")
     @classmethod
@@ -193,7 +199,7 @@ class DriftSpec(_Spec):
     reference: ReferenceSpec = ReferenceSpec()
     window: Duration = parse_duration("24h")        # the current window compared with the reference
     bucket: Duration | None = None                  # its granularity (default window / 24)
-    features: tuple[str, ...] | None = None         # default: every feature seen (up to max_features)
+    features: tuple[str, ...] | None = None         # default: all seen (up to max_features)
     categorical: tuple[str, ...] = ()               # force these to categorical (else: inferred)
     numeric_test: Literal["ks", "psi"] = "ks"
     categorical_test: Literal["chi2", "psi"] = "chi2"
