@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_respond_arguments(respond)
     respond.set_defaults(handler=_respond)
 
+    remediate = commands.add_parser("remediate", help="run remediation playbooks from slo-alerts (also part of `run`)")
+    from remediation.executor_cli import add_arguments as add_remediate_arguments
+
+    add_remediate_arguments(remediate)
+    remediate.set_defaults(handler=_remediate)
+
     simulate = commands.add_parser("simulate", help="produce realistic prediction and label traffic")
     from simulator.cli import add_arguments as add_simulate_arguments
 
@@ -89,6 +95,12 @@ def _respond(args: argparse.Namespace) -> int:
     from remediation.responder_cli import run as run_responder
 
     return run_responder(args)
+
+
+def _remediate(args: argparse.Namespace) -> int:
+    from remediation.executor_cli import run as run_executor
+
+    return run_executor(args)
 
 
 def _simulate(args: argparse.Namespace) -> int:

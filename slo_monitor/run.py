@@ -47,6 +47,10 @@ def add_run_arguments(run: argparse.ArgumentParser, bootstrap_default: str) -> N
                         help="do not page from this process (run `slo-monitor respond` separately)")
     paging.add_argument("--paging-config", type=Path,
                         help="per-tier and per-SLO routing keys, maintenance windows, links (docs/paging.md)")
+    paging.add_argument("--no-remediation", action="store_true",
+                        help="do not run remediation playbooks here (run `slo-monitor remediate` separately)")
+    paging.add_argument("--remediation-config", type=Path,
+                        help="playbooks, guardrails and registry settings per SLO (docs/remediation.md)")
     scaling = run.add_argument_group("scaling")
     scaling.add_argument("--processes", type=int, default=1, help="start this many cluster processes here")
     scaling.add_argument("--process-id", type=int, help="this process's index in a cluster started elsewhere")
@@ -85,12 +89,15 @@ def run_monitor(args: argparse.Namespace) -> int:
     except (SloSpecError, ValueError) as error:
         print(f"slo-monitor: {error}", file=sys.stderr)
         return 2
-    if args.process_id is None:
+    if args.process_id in (None, 0):  # once per cluster: topics and the recovery store
         prepared = _prepare(args, settings)
         if prepared:
             return prepared
-        if args.processes > 1:
-            return _run_local_cluster(args)
+    elif args.recovery_dir is not None:
+        # Bytewax aborts the whole cluster with an opaque panic if any member lacks the folder.
+        args.recovery_dir.mkdir(parents=True, exist_ok=True)
+    if args.process_id is None and args.processes > 1:
+        return _run_local_cluster(args)
     return _run_process(args, settings, slo_file)
 
 
@@ -176,7 +183,7 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
     from flows.alert_log import written_alerts
     from flows.kafka_clients import consumer_config
     from flows.monitor_flow import build_monitor_flow
-    from flows.stoppable_source import request_stop
+    from flows.kafka_source import request_stop
 
     process_id = args.process_id or 0
     who = f"process {process_id}: " if args.process_id is not None else ""
@@ -196,15 +203,18 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
         file=sys.stderr,
     )
 
-    responder = None
-    if not args.no_responder and process_id == 0:
-        responder = _start_responder(args, settings, slo_file)
+    services = []  # background services of process 0: paging and remediation
+    if process_id == 0:
+        if not args.no_responder:
+            services.append(_start_responder(args, settings, slo_file))
+        if not args.no_remediation:
+            services.append(_start_executor(args, settings, slo_file))
 
     def stop(signum: int, _frame) -> None:
         print(f"slo-monitor: {who}{signal.Signals(signum).name} received, stopping", file=sys.stderr)
         request_stop()
-        if responder is not None:
-            responder.request_stop()
+        for service in services:
+            service.request_stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -217,12 +227,31 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
         epoch_interval=timedelta(seconds=args.snapshot_interval),
         recovery_config=RecoveryConfig(str(args.recovery_dir)) if args.recovery_dir else None,
     )
-    if responder is not None:
+    for service in services:
         if args.until_end:
-            responder.request_stop()  # a replay ends with its input; the responder with it
-        responder.join(60)
+            service.request_stop()  # a replay ends with its input; the services with it
+        service.join(60)
     print(f"slo-monitor: {who}stopped", file=sys.stderr)
     return 0
+
+
+def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file):
+    """The remediation executor (playbooks: rollback, review sampling), in a thread here."""
+    from remediation.executor import start_executor
+    from remediation.executor_cli import settings_from_slo_file
+    from remediation.paging_config import load_paging_config
+    from remediation.playbook_config import load_playbook_config
+    from remediation.routing_keys import install_redaction
+
+    paging = load_paging_config(args.paging_config) if args.paging_config else None
+    executor_settings = settings_from_slo_file(
+        slo_file, settings.bootstrap_servers, load_playbook_config(args.remediation_config, slo_file), paging,
+        alerts_topic=settings.topics.alerts,
+    )
+    executor = start_executor(executor_settings)
+    install_redaction(executor.executor.secrets())
+    print(f"slo-monitor: remediation playbooks from {settings.topics.alerts!r}", file=sys.stderr)
+    return executor
 
 
 def _start_responder(args: argparse.Namespace, settings: FlowSettings, slo_file):
