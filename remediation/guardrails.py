@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from remediation.alert_record import Alert
 from remediation.playbook_config import Playbook
 from slo.durations import format_duration
-from slo.timefmt import rfc3339
+from schemas.timestamps import format_event_time as rfc3339
 
 DAY = 86400.0
 

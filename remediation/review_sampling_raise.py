@@ -32,7 +32,7 @@ from remediation.action_handler import Applied, Plan, Publish, Skip
 from remediation.alert_record import Alert
 from remediation.playbook_config import RAISE_REVIEW_SAMPLING, Playbook, SamplingOptions
 from slo.durations import format_duration
-from slo.timefmt import rfc3339
+from schemas.timestamps import format_event_time as rfc3339
 
 
 @dataclass(frozen=True)

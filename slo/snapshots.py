@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slo.routing import TrackerKey
-from slo.timefmt import rfc3339
+from schemas.timestamps import format_event_time as rfc3339
 
 
 @dataclass(slots=True)

@@ -123,7 +123,7 @@ def _wait_for_pages(pagerduty, results: list, timeout: float = 30.0) -> None:
 def _print_summary(results: list, outcomes: list, incidents: list, seconds: float, topics) -> None:
     from flows.join_state import RECORD_OUTCOMES
     from slo.snapshots import AlertEvent, StatusSnapshot
-    from slo.timefmt import rfc3339
+    from schemas.timestamps import format_event_time as rfc3339
 
     statuses = [r for r in results if isinstance(r, StatusSnapshot) and r.key.segment is None]
     alerts = [r for r in results if isinstance(r, AlertEvent)]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from slo.drift.cbpe import MetricEstimate
 from slo.drift.config import WarningSpec
 from slo.drift.detectors import StreamDetector
-from slo.timefmt import rfc3339
+from schemas.timestamps import format_event_time as rfc3339
 
 
 @dataclass(frozen=True)

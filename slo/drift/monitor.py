@@ -57,7 +57,7 @@ from slo.drift.reference import make_reference
 from slo.drift.stattests import two_proportions
 from slo.drift.window import BucketRing, WindowData
 from slo.durations import parse_duration
-from slo.timefmt import rfc3339
+from schemas.timestamps import format_event_time as rfc3339
 
 AHEAD = parse_duration("2h")   # default `ahead`: as the SLO tracker (slo/defaults.py AHEAD)
 

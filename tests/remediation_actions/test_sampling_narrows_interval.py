@@ -20,7 +20,7 @@ from simulator.scenarios import stable
 from simulator.streams import TrafficGenerator
 from slo.snapshots import StatusSnapshot
 from slo.spec import parse_slo_yaml
-from slo.timefmt import rfc3339
+from schemas.timestamps import format_event_time as rfc3339
 from slo.tracker import SloTracker
 
 HOUR = 3600.0

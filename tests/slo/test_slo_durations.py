@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slo.durations import format_duration, parse_duration
-from slo.timefmt import rfc3339
+from schemas.timestamps import format_event_time as rfc3339
 
 
 @pytest.mark.parametrize("text, seconds", [
@@ -38,4 +38,4 @@ def test_format_parse_round_trip(seconds):
 
 def test_rfc3339():
     assert rfc3339(1_767_225_600) == "2026-01-01T00:00:00Z"
-    assert rfc3339(1_767_225_600.5) == "2026-01-01T00:00:00.500000Z"
+    assert rfc3339(1_767_225_600.5) == "2026-01-01T00:00:00.500Z"
