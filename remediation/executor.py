@@ -44,6 +44,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge
 
+from remediation.service_thread import ServiceThread
 from remediation.action_audit import EXPIRED, action_record, ledger_entry
 from remediation.action_handler import ActionFailed, ActionHandler, ActionUnavailable, Skip
 from remediation.alert_record import Alert, InvalidAlert, parse_alert
@@ -447,41 +448,9 @@ def _json(value: bytes | None) -> Any:
         return None
 
 
-class ExecutorThread:
-    """An Executor running in a daemon thread (how `slo-monitor run` embeds it)."""
-
-    def __init__(self, executor: Executor):
-        self.executor = executor
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="slo-executor", daemon=True)
-
-    def start(self) -> ExecutorThread:
-        self._thread.start()
-        return self
-
-    def request_stop(self) -> None:
-        """Ask it to stop without waiting (safe in a signal handler)."""
-        self.executor.stop()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """Ask it to stop and wait up to `timeout` seconds (an MLflow call in flight finishes)."""
-        self.request_stop()
-        self.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def _run(self) -> None:
-        try:
-            self.executor.run()
-        except BaseException as error:  # noqa: BLE001 - reported to the embedding process
-            self.error = error
-            log.exception("executor failed")
+ExecutorThread = ServiceThread[Executor]
 
 
 def start_executor(settings: ExecutorSettings, **kwargs: Any) -> ExecutorThread:
     """Start an executor in the background; call `.stop()` on the result at shutdown."""
-    return ExecutorThread(Executor(settings, **kwargs)).start()
+    return ServiceThread(Executor(settings, **kwargs), "slo-executor").start()

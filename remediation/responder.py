@@ -36,6 +36,7 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge
 
 from remediation import audit as audit_mod
+from remediation.service_thread import ServiceThread
 from remediation.alert_record import InvalidAlert, parse_alert
 from remediation.audit import AuditSink, KafkaAuditSink, page_record
 from remediation.delivery import DeliveryResult, HttpRetryPolicy, Outcome, PagerDutySender, Sender
@@ -396,41 +397,9 @@ class Responder:
         return [item.order for item in self._outbox]
 
 
-class ResponderThread:
-    """A Responder running in a daemon thread (how `slo-monitor run` embeds it)."""
-
-    def __init__(self, responder: Responder):
-        self.responder = responder
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="slo-responder", daemon=True)
-
-    def start(self) -> ResponderThread:
-        self._thread.start()
-        return self
-
-    def request_stop(self) -> None:
-        """Ask it to stop without waiting (safe in a signal handler)."""
-        self.responder.stop()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask it to stop and wait up to `timeout` seconds (it finishes the HTTP request in flight)."""
-        self.request_stop()
-        self.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def _run(self) -> None:
-        try:
-            self.responder.run()
-        except BaseException as error:  # noqa: BLE001 - reported to the embedding process
-            self.error = error
-            log.exception("responder failed")
+ResponderThread = ServiceThread[Responder]
 
 
 def start_responder(settings: ResponderSettings, **kwargs: Any) -> ResponderThread:
     """Start a responder in the background; call `.stop()` on the result at shutdown."""
-    return ResponderThread(Responder(settings, **kwargs)).start()
+    return ServiceThread(Responder(settings, **kwargs), "slo-responder").start()

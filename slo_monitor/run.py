@@ -249,7 +249,7 @@ def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file):
         alerts_topic=settings.topics.alerts,
     )
     executor = start_executor(executor_settings)
-    install_redaction(executor.executor.secrets())
+    install_redaction(executor.service.secrets())
     print(f"slo-monitor: remediation playbooks from {settings.topics.alerts!r}", file=sys.stderr)
     return executor
 
@@ -267,8 +267,8 @@ def _start_responder(args: argparse.Namespace, settings: FlowSettings, slo_file)
         topic_partitions=settings.partitions, alerts_topic=settings.topics.alerts,
     )
     responder = start_responder(responder_settings)
-    install_redaction(responder.responder.secrets())
-    keys = "; ".join(f"{target}: {where}" for target, where in responder.responder.keys.describe().items())
+    install_redaction(responder.service.secrets())
+    keys = "; ".join(f"{target}: {where}" for target, where in responder.service.keys.describe().items())
     print(f"slo-monitor: paging from {settings.topics.alerts!r}; routing keys {keys}", file=sys.stderr)
     return responder
 

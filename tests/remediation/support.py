@@ -112,7 +112,7 @@ def running(settings: ResponderSettings, environ: dict[str, str] | None = None) 
     """A responder in a thread, stopped (and checked for errors) at the end."""
     thread = start_responder(settings, environ={"PAGERDUTY_ROUTING_KEY": KEY} if environ is None else environ)
     try:
-        assert thread.responder.ready.wait(30), "responder got no partitions"
+        assert thread.service.ready.wait(30), "responder got no partitions"
         yield thread
     finally:
         thread.stop(30)

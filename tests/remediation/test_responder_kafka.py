@@ -264,7 +264,7 @@ def test_consumption_pauses_while_the_queue_is_full_and_resumes_after(kafka_boot
             produce(kafka_bootstrap, alerts, [kafka_record(alert_dict("trigger", "error", 2, slo="fraud-recall")),
                                               kafka_record(alert_dict("trigger", "info", 2, slo="other-slo"))])
             wait_for(lambda: len(api.requests()) >= 8, what="more failed attempts")
-            assert [o.dedup_key for o in thread.responder.queued()] == [K1]     # the rest waits in Kafka
+            assert [o.dedup_key for o in thread.service.queued()] == [K1]     # the rest waits in Kafka
             api.state.heal()
             wait_for(lambda: committed(kafka_bootstrap, settings.group_id, alerts) == 3, what="all settled")
         assert [i.dedup_key for i in api.incidents()] == [K1, "fraud-recall/fraud-detector", "other-slo/fraud-detector"]

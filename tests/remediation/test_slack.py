@@ -117,6 +117,6 @@ def test_the_responder_posts_warning_pages_to_slack_too(kafka_bootstrap, hook: H
                                           kafka_record(alert_dict("trigger", "critical", 1, slo="fraud-recall"))])
         with running(settings, env) as thread:
             wait_for(lambda: committed(kafka_bootstrap, settings.group_id, alerts) == 2, what="settled")
-            assert hook.url in thread.responder.secrets()
+            assert hook.url in thread.service.secrets()
         assert len(api.incidents()) == 2                 # both paged in PagerDuty
     assert [p["text"].split(":")[1] for p in hook.posts] == ["large_yellow_circle"]   # only the warning

@@ -68,7 +68,7 @@ def running(s: ExecutorSettings, clock: Callable[[], float] | None = None, **kwa
         kwargs["clock"] = clock
     thread = start_executor(s, **kwargs)
     try:
-        assert thread.executor.ready.wait(30), "executor got no partitions"
+        assert thread.service.ready.wait(30), "executor got no partitions"
         yield thread
     finally:
         thread.stop(30)

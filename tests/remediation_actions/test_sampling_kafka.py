@@ -64,7 +64,7 @@ def test_raise_reaches_the_generator_and_ends_on_time_also_across_a_restart(kafk
             # a restarted executor finds the raise in force on the topic and ends it on time
             restarted = replace(s, group_id=s.group_id + "-2")
             with running(restarted, clock=clock) as thread:
-                assert thread.executor.raises.active(model) is not None
+                assert thread.service.raises.active(model) is not None
                 clock.now += 2 * 3600 + 1
                 wait_for(lambda: records(kafka_bootstrap, s.review_sampling_topic)[-1] == (model, None),
                          timeout=60, what="tombstone")

@@ -1,0 +1,55 @@
+"""A long-running service (responder, executor) in a daemon thread of `slo-monitor run`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Generic, Protocol, TypeVar
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    def run(self) -> None: ...
+
+    def stop(self) -> None:
+        """Ask the run loop to finish (must not block: it is called from signal handlers)."""
+
+
+S = TypeVar("S", bound=Service)
+
+
+class ServiceThread(Generic[S]):
+    """Runs `service.run()` in a daemon thread; an exception is kept in `.error` and logged."""
+
+    def __init__(self, service: S, name: str):
+        self.service = service
+        self.error: BaseException | None = None
+        self._name = name
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> ServiceThread[S]:
+        self._thread.start()
+        return self
+
+    def request_stop(self) -> None:
+        """Ask it to stop without waiting (safe in a signal handler)."""
+        self.service.stop()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Ask it to stop and wait up to `timeout` seconds (work in flight finishes first)."""
+        self.request_stop()
+        self.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self.service.run()
+        except BaseException as error:  # noqa: BLE001 - reported to the embedding process
+            self.error = error
+            log.exception("%s failed", self._name)
