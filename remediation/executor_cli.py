@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -25,6 +23,7 @@ from remediation.executor import Executor, ExecutorSettings
 from remediation.playbook_config import PlaybookConfig, PlaybookConfigError, load_playbook_config
 from remediation.rate_limit import Backoff
 from remediation.routing_keys import RoutingConfigError, install_redaction
+from remediation.service_thread import configure_logging, run_in_foreground
 
 log = logging.getLogger("remediation.executor_cli")
 
@@ -134,10 +133,7 @@ def _key_values(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the executor until SIGTERM/SIGINT; the exit code says how it ended."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    configure_logging(args.log_level)
     try:
         settings = settings_from_args(args)
         executor = Executor(settings)
@@ -151,21 +147,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"slo-monitor remediate: {error}", file=sys.stderr)
         return 2
     install_redaction(executor.secrets())
-    if threading.current_thread() is threading.main_thread():
-        def stop(signum: int, _frame: Any) -> None:
-            log.info("%s received, stopping", signal.Signals(signum).name)
-            executor.stop()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-    from confluent_kafka import KafkaException
-
-    try:
-        executor.run()
-    except KafkaException as error:
-        print(f"slo-monitor remediate: Kafka at {settings.bootstrap_servers} unusable: {error}", file=sys.stderr)
-        return 3
-    return 0
+    return run_in_foreground(executor, "slo-monitor remediate", settings.bootstrap_servers)
 
 
 def main(argv: list[str] | None = None) -> int:

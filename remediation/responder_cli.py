@@ -12,19 +12,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from remediation.delivery import HttpRetryPolicy, normalize_events_url
-from remediation.paging_config import PagingConfig, PagingConfigError, load_paging_config
 from remediation.pagerduty_event import LinkTemplates
+from remediation.paging_config import PagingConfig, PagingConfigError, load_paging_config
 from remediation.rate_limit import Backoff
 from remediation.responder import Responder, ResponderSettings
 from remediation.routing_keys import DEFAULT_ENV, RoutingConfig, RoutingConfigError, install_redaction
+from remediation.service_thread import configure_logging, run_in_foreground
 
 log = logging.getLogger("remediation.responder_cli")
 
@@ -137,10 +136,7 @@ def _key_values(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the responder until SIGTERM/SIGINT; the exit code says how it ended."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one INFO line per HTTP request
+    configure_logging(args.log_level)
     try:
         settings = settings_from_args(args)
         responder = Responder(settings)
@@ -152,21 +148,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"slo-monitor respond: {error}", file=sys.stderr)
         return 2
     install_redaction(responder.secrets())
-    if threading.current_thread() is threading.main_thread():
-        def stop(signum: int, _frame: Any) -> None:
-            log.info("%s received, stopping", signal.Signals(signum).name)
-            responder.stop()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-    from confluent_kafka import KafkaException
-
-    try:
-        responder.run()
-    except KafkaException as error:
-        print(f"slo-monitor respond: Kafka at {settings.bootstrap_servers} unusable: {error}", file=sys.stderr)
-        return 3
-    return 0
+    return run_in_foreground(responder, "slo-monitor respond", settings.bootstrap_servers)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""A long-running service (responder, executor) in a daemon thread of `slo-monitor run`."""
+"""A long-running service (responder, executor): in a daemon thread of `slo-monitor run`, or in
+the foreground as its own command (`slo-monitor respond`, `slo-monitor remediate`)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,33 @@ class ServiceThread(Generic[S]):
         except BaseException as error:  # noqa: BLE001 - reported to the embedding process
             self.error = error
             log.exception("%s failed", self._name)
+
+
+def configure_logging(level: str) -> None:
+    """Plain log lines on stderr, unless the embedding process configured logging already."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=getattr(logging, str(level).upper(), logging.INFO),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one INFO line per HTTP request
+
+
+def run_in_foreground(service: Service, command: str, bootstrap_servers: str) -> int:
+    """Run `service` in this thread until SIGTERM/SIGINT: 0 when stopped, 3 if Kafka is unusable."""
+    import signal
+    import sys
+
+    from confluent_kafka import KafkaException
+
+    if threading.current_thread() is threading.main_thread():
+        def stop(signum: int, _frame: object) -> None:
+            log.info("%s received, stopping", signal.Signals(signum).name)
+            service.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    try:
+        service.run()
+    except KafkaException as error:
+        print(f"{command}: Kafka at {bootstrap_servers} unusable: {error}", file=sys.stderr)
+        return 3
+    return 0
