@@ -33,7 +33,7 @@ demo: install kafka-up
 	$(BIN)/slo-monitor demo
 
 bench: install kafka-up
-	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/run_all.py  # writes bench/RESULTS.md
 
 schemas: install
 	$(BIN)/python -m schemas.json_schema
