@@ -22,6 +22,7 @@ from remediation.delivery import normalize_events_url
 from remediation.executor import Executor, ExecutorSettings
 from remediation.playbook_config import PlaybookConfig, PlaybookConfigError, load_playbook_config
 from remediation.rate_limit import Backoff
+from remediation.responder_cli import key_values
 from remediation.routing_keys import RoutingConfigError, install_redaction
 from remediation.service_thread import configure_logging, run_in_foreground
 
@@ -113,22 +114,12 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
         slo_file, args.bootstrap_servers, playbooks, paging, environ,
         alerts_topic=args.alerts_topic, actions_topic=args.actions_topic,
         review_sampling_topic=args.review_sampling_topic, model_control_topic=args.model_control_topic,
-        group_id=args.group_id, instance_id=args.instance_id, kafka_config=_key_values(args.kafka_config),
+        group_id=args.group_id, instance_id=args.instance_id, kafka_config=key_values(args.kafka_config),
         tracking_uri=args.tracking_uri, mlflow_http_retries=args.mlflow_retries,
         mlflow_http_timeout=args.mlflow_timeout, give_up_after=args.give_up_after,
         webhook_url=args.webhook_url, events_url=normalize_events_url(args.events_url), ca_bundle=args.ca_bundle,
         change_events=not args.no_change_events, backoff=Backoff(1.0, 30.0),
     )
-
-
-def _key_values(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--kafka-config expects KEY=VALUE (got {item!r})")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def run(args: argparse.Namespace) -> int:

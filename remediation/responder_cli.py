@@ -108,7 +108,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
         "actions_topic": args.actions_topic,
         "group_id": args.group_id,
         "instance_id": args.instance_id,
-        "kafka_config": _key_values(args.kafka_config),
+        "kafka_config": key_values(args.kafka_config),
         "events_url": normalize_events_url(args.events_url),
         "ca_bundle": args.ca_bundle,
         "http_retry": HttpRetryPolicy(args.http_retries, args.http_retry_sleep, args.http_timeout),
@@ -124,7 +124,8 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
     return settings
 
 
-def _key_values(items: list[str]) -> dict[str, str]:
+def key_values(items: list[str]) -> dict[str, str]:
+    """`--kafka-config KEY=VALUE` options as a dict (shared by `respond` and `remediate`)."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
