@@ -7,6 +7,7 @@ tuple, not a pydantic model (cheaper to pickle between processes, smaller in joi
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import NamedTuple
 
 from bytewax.connectors.kafka import KafkaSourceMessage
@@ -14,6 +15,7 @@ from bytewax.connectors.kafka import KafkaSourceMessage
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
 from schemas.dead_letter import DeadLetter
 from schemas.decode import DecodeError, decode_label, decode_prediction
+from schemas.events import Prediction
 
 _SEGMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
 _MAX_INTERNED_SEGMENTS = 100_000
@@ -25,10 +27,18 @@ class DecodedEvent(NamedTuple):
     event_time: float    # the prediction's or the label's own event time
     prediction_id: str
     event: PendingPrediction | PendingLabel
+    # The whole prediction (features, score), only for models whose SLOs watch drift: it rides
+    # to the join shard, which passes it on to the engine; the join state keeps only `event`.
+    details: Prediction | None = None
 
 
-def decode_message(message: KafkaSourceMessage, labels_topic: str) -> DecodedEvent | DeadLetter:
-    """Decode one message of the predictions or labels topic."""
+def decode_message(
+    message: KafkaSourceMessage, labels_topic: str, keep_details: Callable[[str], bool] | None = None
+) -> DecodedEvent | DeadLetter:
+    """Decode one message of the predictions or labels topic.
+
+    `keep_details(model_id)` says whether to keep the whole prediction in `details`.
+    """
     partition = message.partition if message.partition is not None else -1
     offset = message.offset if message.offset is not None else -1
     try:
@@ -65,6 +75,7 @@ def decode_message(message: KafkaSourceMessage, labels_topic: str) -> DecodedEve
             score=None if prediction.score is None else float(prediction.score),
             segment=_shared_segment(prediction.segment),
         ),
+        prediction if keep_details is not None and keep_details(prediction.model_id) else None,
     )
 
 

@@ -10,7 +10,7 @@ import time
 
 from bytewax.operators import StatefulBatchLogic
 
-from flows import metrics
+from flows import drift_metrics, metrics
 from flows.engine_state import EngineOutput, SloEngine
 from flows.settings import FlowSettings
 from slo.snapshots import StatusSnapshot
@@ -19,6 +19,7 @@ from slo.spec import SloFile
 JOINED_ITEM = "j"       # (JOINED_ITEM, slo_name, JoinedRecord)
 PREDICTIONS_ITEM = "n"  # (PREDICTIONS_ITEM, slo_name, (model_id, segment, minute, count))
 CLOCK_ITEM = "c"        # (CLOCK_ITEM, slo_name, shard, event_time)
+DETAIL_ITEM = "d"       # (DETAIL_ITEM, slo_name, Prediction): SLOs with a drift block
 
 
 class EngineLogic(StatefulBatchLogic):
@@ -36,11 +37,15 @@ class EngineLogic(StatefulBatchLogic):
                 engine.add_joined(item[2])
             elif kind == PREDICTIONS_ITEM:
                 engine.add_predictions(*item[2])
+            elif kind == DETAIL_ITEM:
+                engine.add_prediction_detail(item[2])
             elif kind == CLOCK_ITEM:
                 outputs.extend(engine.clock(item[2], item[3]))
         for output in outputs:
             if isinstance(output, StatusSnapshot):
                 metrics.record_status(output)
+                if output.drift is not None:
+                    drift_metrics.record_drift(output.key, output.drift)
             else:
                 metrics.ALERT_EVENTS.labels(output.key.slo, output.action, output.severity).inc()
         if outputs:

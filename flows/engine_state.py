@@ -11,6 +11,11 @@ Pure Python (no Bytewax), so it is tested directly. The dataflow hands it three 
   evaluates every step up to the slowest shard's clock minus the allowed lateness. With the
   SLO's `evaluation_delay`, the window judged at each step ends that much earlier, so labels
   that take hours have arrived for it.
+
+With a ``drift:`` block the engine also gets each whole prediction (`add_prediction_detail`),
+held the same way, for the SLO's `DriftMonitor`; every `evaluate_every` of event time the
+monitor evaluates, its record rides on the model key's status snapshot of that step, and the
+composite warning becomes an alert of its own (`slo.drift.alerting`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ import heapq
 import pickle
 from itertools import count
 
+from schemas.events import Prediction
 from schemas.joined import JoinedRecord
+from schemas.labels import same_class
+from slo.drift.alerting import DriftAlerts
+from slo.drift.monitor import DriftMonitor
 from slo.routing import TrackerKey, keys_for_prediction
 from slo.snapshots import AlertEvent, StatusSnapshot
 from slo.spec import SloFile, SloSpec
@@ -44,6 +53,10 @@ class SloEngine:
         self.evaluated_to: float | None = None
         self.late_labels = 0  # labels that arrived after their review time was evaluated
         self._sequence = count()
+        drift = self.spec.drift
+        self.drift = DriftMonitor(drift, self.spec.metric, self.spec.min_labels) if drift else None
+        self.drift_alerts = DriftAlerts(self.spec) if drift else None
+        self.latest_version: str | None = None  # of the newest prediction seen whole
 
     def add_joined(self, record: JoinedRecord) -> None:
         if self.evaluated_to is not None and record.labeled_at < self.evaluated_to:
@@ -59,6 +72,13 @@ class SloEngine:
         else:
             heapq.heappush(self.waiting, (minute, next(self._sequence), counts))
 
+    def add_prediction_detail(self, prediction: Prediction) -> None:
+        """A whole prediction (features, score) for the drift monitor."""
+        if self.evaluated_to is not None and prediction.timestamp < self.evaluated_to:
+            self._apply(prediction)
+        else:
+            heapq.heappush(self.waiting, (prediction.timestamp, next(self._sequence), prediction))
+
     def clock(self, shard: str, event_time: float) -> list[EngineOutput]:
         """Record a shard's clock; evaluate every step the slowest shard now allows."""
         if event_time <= self.clocks.get(shard, float("-inf")):
@@ -73,22 +93,51 @@ class SloEngine:
             while self.waiting and self.waiting[0][0] < step_time:
                 self._apply(heapq.heappop(self.waiting)[2])
             window_end = step_time - self.spec.evaluation_delay
+            step_outputs: list[EngineOutput] = []
             for tracker in self.trackers.values():
                 for snapshot, alerts in tracker.advance_all(window_end):
-                    outputs.append(snapshot)
-                    outputs.extend(alerts)
+                    step_outputs.append(snapshot)
+                    step_outputs.extend(alerts)
+            if self.drift is not None and step_time % self.spec.drift.evaluation_interval == 0:
+                step_outputs.extend(self._evaluate_drift(step_time, step_outputs))
+            outputs.extend(step_outputs)
             self.evaluated_to = step_time
             step_time += self.step
         return outputs
 
-    def _apply(self, item: JoinedRecord | tuple) -> None:
+    def _evaluate_drift(self, step_time: float, step_outputs: list[EngineOutput]) -> list[AlertEvent]:
+        """Evaluate drift at `step_time`; attach its record to the model key's snapshot."""
+        assert self.drift is not None and self.drift_alerts is not None
+        snapshot = self.drift.evaluate(step_time)
+        model_key = TrackerKey(self.spec.name, self.spec.model_id)
+        for output in step_outputs:
+            if isinstance(output, StatusSnapshot) and output.key == model_key:
+                output.drift = snapshot.to_record()
+        return self.drift_alerts.update(snapshot, self.latest_version)
+
+    def _apply(self, item: JoinedRecord | Prediction | tuple) -> None:
         if isinstance(item, JoinedRecord):
             for tracker in self._trackers_for(item.model_id, item.segment):
                 tracker.observe(item)
+            if self.drift is not None:
+                positive = self.spec.positive_label
+                self.drift.observe_joined(item, positive=same_class(item.label, positive),
+                                          flagged=same_class(item.predicted_label, positive))
+            return
+        if isinstance(item, Prediction):
+            self._observe_detail(item)
             return
         model_id, segment, minute, n = item
         for tracker in self._trackers_for(model_id, dict(segment)):
             tracker.observe_prediction(minute, n)
+
+    def _observe_detail(self, prediction: Prediction) -> None:
+        if prediction.model_version is not None:
+            self.latest_version = prediction.model_version
+        if self.drift is not None:
+            flagged = same_class(prediction.predicted_label, self.spec.positive_label)
+            self.drift.observe_prediction(prediction.timestamp, prediction.score, flagged,
+                                          prediction.features, key=prediction.prediction_id)
 
     def _trackers_for(self, model_id: str, segment: dict[str, str]) -> list[SloTracker]:
         trackers = []

@@ -70,8 +70,12 @@ def joined_output(outcomes: Stream[Outcome], settings: FlowSettings) -> None:
     )
 
 
-def join_stream(flow: Dataflow, settings: FlowSettings) -> Stream[Outcome]:
-    """Inputs, decoding, dead letters and the join; returns every join outcome."""
+def join_stream(flow: Dataflow, settings: FlowSettings, detail_models: frozenset[str] = frozenset()) -> Stream[Outcome]:
+    """Inputs, decoding, dead letters and the join; returns every join outcome.
+
+    Predictions of `detail_models` also come out whole, as `PREDICTION_DETAIL` outcomes of the
+    shard that received them (the join state itself keeps only the compact `PendingPrediction`).
+    """
     topics = settings.topics
     join_settings = with_input_partitions(settings)
     sink = ProducerSink(producer_config(settings))
@@ -91,7 +95,8 @@ def join_stream(flow: Dataflow, settings: FlowSettings) -> Stream[Outcome]:
         op.inspect(f"{step}-errors", read.falses, _log_consumer_error)
         streams.append(read.trues)
     messages = op.merge("inputs", *streams)
-    decoded = op.map("decode", messages, lambda m: _counted_decode(m, topics.labels))
+    keep_details = detail_models.__contains__ if detail_models else None
+    decoded = op.map("decode", messages, lambda m: _counted_decode(m, topics.labels, keep_details))
     split = op.branch("valid", decoded, lambda item: isinstance(item, DecodedEvent))
     by_partition = op.key_on("by-partition", split.trues, lambda e: f"{e.source}#{e.partition}")
     routed = op.stateful_batch(
@@ -136,9 +141,9 @@ def with_input_partitions(settings: FlowSettings) -> JoinSettings:
     )
 
 
-def _counted_decode(message: Any, labels_topic: str) -> DecodedEvent | DeadLetter:
+def _counted_decode(message: Any, labels_topic: str, keep_details: Any = None) -> DecodedEvent | DeadLetter:
     metrics.RECORDS_IN.labels(message.topic).inc()
-    return decode_message(message, labels_topic)
+    return decode_message(message, labels_topic, keep_details)
 
 
 def _counted_outcome(keyed: tuple[str, Outcome]) -> Outcome:

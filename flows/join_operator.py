@@ -1,12 +1,19 @@
-"""The Bytewax step around `JoinShard`: one logic per shard key, outcomes downstream."""
+"""The Bytewax step around `JoinShard`: one logic per shard key, outcomes downstream.
+
+A prediction that carries its whole record (models with a drift SLO) is passed on as a
+`PREDICTION_DETAIL` outcome unless it is a duplicate, ahead of the shard's clock signal that
+covers it, so the engine sees it before it evaluates past its time (replay equals live).
+"""
 
 from __future__ import annotations
 
 from bytewax.operators import StatefulBatchLogic
 
 from flows import metrics
-from flows.join_state import JoinSettings, JoinShard, Outcome
+from flows.join_state import PREDICTION_DUPLICATE, JoinSettings, JoinShard, Outcome
 from flows.partition_clock import LABEL_ITEM, PREDICTION_ITEM, PROGRESS_ITEM
+
+PREDICTION_DETAIL = "prediction_detail"  # Outcome detail: the whole Prediction (drift SLOs only)
 
 
 class JoinShardLogic(StatefulBatchLogic):
@@ -25,7 +32,10 @@ class JoinShardLogic(StatefulBatchLogic):
         for item in values:
             kind = item[0]
             if kind == PREDICTION_ITEM:
-                outcomes.extend(shard.add_prediction(item[1], item[2]))
+                added = shard.add_prediction(item[1], item[2])
+                outcomes.extend(added)
+                if len(item) > 3 and not any(o.kind == PREDICTION_DUPLICATE for o in added):
+                    outcomes.append(Outcome(PREDICTION_DETAIL, item[1], item[3]))
             elif kind == LABEL_ITEM:
                 outcomes.extend(shard.add_label(item[1], item[2]))
             elif kind == PROGRESS_ITEM:

@@ -2,6 +2,7 @@
 
     join outcomes ──► route by SLO name ──► engine (one per SLO) ──┬─► slo-status
       joined labels, prediction counts, shard clocks                └─► slo-alerts
+      whole predictions (SLOs with a `drift:` block)
 
 Output is at-least-once (Bytewax replays the epoch since the last snapshot after a crash);
 records carry stable identities so a consumer recognises a repeat: a status record by its key
@@ -15,10 +16,11 @@ import orjson
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import Sink
 
-from flows.engine_operator import CLOCK_ITEM, JOINED_ITEM, PREDICTIONS_ITEM, EngineLogic
+from flows.engine_operator import CLOCK_ITEM, DETAIL_ITEM, JOINED_ITEM, PREDICTIONS_ITEM, EngineLogic
 from flows.alert_log import AlertIdentity
 from flows.engine_state import EngineOutput
 from flows.join_flow import join_stream, joined_output
+from flows.join_operator import PREDICTION_DETAIL
 from flows.join_state import CLOCK, JOINED, PREDICTIONS_SEEN, Outcome
 from flows.kafka_clients import producer_config
 from flows.kafka_sink import OutRecord, ProducerSink
@@ -37,7 +39,8 @@ def build_monitor_flow(
 ) -> Dataflow:
     """The monitor; `alerts_already_written` (from `alert_log.written_alerts`) are not repeated."""
     flow = Dataflow(flow_id)
-    outcomes = join_stream(flow, settings)
+    detail_models = frozenset(spec.model_id for spec in slo_file.slos if spec.needs_prediction_details)
+    outcomes = join_stream(flow, settings, detail_models)
     if settings.write_joined:
         joined_output(outcomes, settings)
     router = SloRouter(slo_file)
@@ -83,6 +86,10 @@ class SloRouter:
             return [(spec.name, (PREDICTIONS_ITEM, spec.name, outcome.detail)) for spec in specs]
         if kind == CLOCK:
             return [(name, (CLOCK_ITEM, name, outcome.prediction_id, outcome.detail)) for name in self.all_slos]
+        if kind == PREDICTION_DETAIL:
+            specs = self.slo_file.slos_for_model(outcome.detail.model_id)
+            return [(spec.name, (DETAIL_ITEM, spec.name, outcome.detail))
+                    for spec in specs if spec.needs_prediction_details]
         return []
 
 

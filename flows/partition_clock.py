@@ -45,7 +45,10 @@ class PartitionClockLogic(StatefulBatchLogic):
         routed: list[tuple[str, tuple]] = []
         for event in values:
             kind = LABEL_ITEM if event.source == "labels" else PREDICTION_ITEM
-            routed.append((shard_of(event.prediction_id, self.shards), (kind, event.prediction_id, event.event)))
+            item = (kind, event.prediction_id, event.event)
+            if event.details is not None:  # the whole prediction rides along (drift SLOs)
+                item += (event.details,)
+            routed.append((shard_of(event.prediction_id, self.shards), item))
             if event.event_time > self.highest:
                 self.highest = event.event_time
         if values:

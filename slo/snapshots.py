@@ -47,6 +47,7 @@ class StatusSnapshot:
     last_healthy_version: str | None = None
     dropped_late: int = 0
     dropped_ahead: int = 0
+    drift: dict[str, Any] | None = None  # the drift evaluation made at this step (model key)
 
     def to_record(self) -> dict[str, Any]:
         """The slo-status record."""
@@ -78,6 +79,7 @@ class StatusSnapshot:
             "compliance": self.compliance,
             "last_healthy_version": self.last_healthy_version,
             "dropped": {"late": self.dropped_late, "ahead": self.dropped_ahead},
+            **({"drift": self.drift} if self.drift is not None else {}),
         }
 
 
@@ -103,16 +105,24 @@ class AlertEvent:
     burn_rates: dict[str, float | None] = field(default_factory=dict)
     remediation: tuple[str, ...] = ()    # the SLO's actions for this severity (trigger/escalate)
     last_healthy_version: str | None = None  # newest version that met the objective, not this one
+    signal: str = "slo"                  # "slo" (burn rates) or "drift" (the label-free warning)
 
     @property
     def dedup_key(self) -> str:
-        return self.key.dedup_key
+        """The key's dedup key; another signal of the same key is its own incident.
+
+        >>> AlertEvent("a", TrackerKey("p", "m"), "trigger", "warning", 0.0, None, None, None,
+        ...            None, 0, "r", signal="drift").dedup_key
+        'p/m#drift'
+        """
+        base = self.key.dedup_key
+        return base if self.signal == "slo" else f"{base}#{self.signal}"
 
     def to_record(self) -> dict[str, Any]:
         """The slo-alerts record."""
         return {
             "alert_id": self.alert_id,
-            "dedup_key": self.key.dedup_key,
+            "dedup_key": self.dedup_key,
             "action": self.action,
             "severity": self.severity,
             "slo": self.key.slo,
@@ -133,4 +143,5 @@ class AlertEvent:
             "burn_rates": dict(self.burn_rates),
             "remediation": list(self.remediation),
             "last_healthy_version": self.last_healthy_version,
+            "signal": self.signal,
         }

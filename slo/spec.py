@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from slo import defaults
+from slo.drift.config import DriftSpec
 from slo.durations import format_duration, parse_duration
 from slo.spec_errors import PathPart, SloSpecError, SpecProblem, did_you_mean
 from slo.yaml_source import LineMap, compose_yaml
@@ -237,6 +238,8 @@ class SloSpec(_Spec):
     # Judge each window only once its labels have had this long to arrive: windows end this
     # far behind the evaluation clock. For labels that come hours late (see docs/slo-engine.md).
     evaluation_delay: Delay = 0
+    # Label-free early warning: feature/score drift and estimated precision (docs/drift.md).
+    drift: DriftSpec | None = None
 
     @field_validator("segments")
     @classmethod
@@ -249,6 +252,11 @@ class SloSpec(_Spec):
                 raise ValueError(f"segment key {key!r} is listed twice")
             seen.add(key)
         return value
+
+    @property
+    def needs_prediction_details(self) -> bool:
+        """Whether the engine must see each prediction's score and features (drift on)."""
+        return self.drift is not None
 
     @property
     def budget(self) -> float:

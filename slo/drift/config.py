@@ -1,9 +1,8 @@
 """The ``drift:`` block of an SLO: what "normal" is, how drift is judged, when to warn.
 
-Plug `DriftSpec` into ``SloSpec`` as ``drift: DriftSpec | None = None`` (off unless given;
-``drift: {}`` takes every default). It mirrors slo/spec.py's conventions (frozen, unknown keys
-are errors, ``x-`` keys ignored, durations as ``5m``/``1h``/``30d`` strings) but does not import
-it, so slo/spec.py can import this module without a cycle.
+It is ``SloSpec.drift`` (off unless given; ``drift: {}`` takes every default). It mirrors
+slo/spec.py's conventions (frozen, unknown keys are errors, ``x-`` keys ignored, durations as
+``5m``/``1h``/``30d`` strings) but does not import it, so slo/spec.py imports it without a cycle.
 
 >>> spec = DriftSpec.model_validate({"reference": {"kind": "fixed", "first": "24h"},
 ...                                  "window": "6h"})
@@ -217,12 +216,24 @@ class DriftSpec(_Spec):
     bootstrap: Annotated[int, BeforeValidator(_count(50))] = 400
     detectors: tuple[DetectorSpec, ...] = Field(default_factory=_default_detectors)
     warning: WarningSpec | None = WarningSpec()
+    # How often the monitor flow evaluates, in event time (default: one `bucket`). At most 2h:
+    # the monitor drops events further than that past its last evaluation (`AHEAD`).
+    evaluate_every: Duration | None = None
 
     @model_validator(mode="after")
     def _window_fits(self) -> DriftSpec:
         if self.bucket is not None and self.window % self.bucket:
             raise ValueError("the drift `window` must be a whole number of `bucket`s")
+        if self.evaluate_every is not None and not 60 <= self.evaluate_every <= 7200:
+            raise ValueError("`evaluate_every` must be between 1m and 2h")
         return self
+
+    @property
+    def evaluation_interval(self) -> int:
+        """Seconds of event time between evaluations in the flow (whole minutes, at most 2h)."""
+        if self.evaluate_every is not None:
+            return self.evaluate_every
+        return min(7200, max(60, self.bucket_seconds // 60 * 60))
 
     @property
     def bucket_seconds(self) -> int:

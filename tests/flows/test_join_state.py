@@ -142,35 +142,48 @@ event = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(event, max_size=120))
 def test_every_record_ends_as_exactly_one_outcome(events):
-    """Per id: predictions in = joined + expired + duplicate + pending, and the same for labels."""
+    """Per id: predictions in = joined + expired + duplicate + pending, and the same for labels.
+
+    While an id is held (pending, or joined and remembered until its label deadline) a second
+    prediction with it is a duplicate and the first one wins; once the id has expired, the
+    same id starts a new prediction.
+    """
     shard = JoinShard(SETTINGS)
     outcomes = []
     predictions_in: Counter = Counter()
     labels_in: Counter = Counter()
-    prediction_time: dict[str, float] = {}
+    accepted: dict[str, list[float]] = {}   # event times of the predictions that were not duplicates
+
+    def collect(new):
+        outcomes.extend(new)
+        for outcome in new:
+            if outcome.kind == JOINED:  # it joins the prediction of its id that was accepted last
+                assert outcome.detail.predicted_at == accepted[outcome.prediction_id][-1]
+
     for kind, number, time in events:
         if kind == "w":
-            outcomes += shard.advance(number, 0, T0 + time)
+            collect(shard.advance(number, 0, T0 + time))
             continue
         pid = f"p{number}"
         if kind == "p":
             predictions_in[pid] += 1
-            prediction_time.setdefault(pid, T0 + time)
-            outcomes += shard.add_prediction(pid, prediction(T0 + time))
+            is_duplicate = pid in shard.predictions or pid in shard.joined
+            if not is_duplicate:
+                accepted.setdefault(pid, []).append(T0 + time)
+            added = shard.add_prediction(pid, prediction(T0 + time))
+            assert (PREDICTION_DUPLICATE in [o.kind for o in added]) == is_duplicate
+            collect(added)
         else:
             labels_in[pid] += 1
-            outcomes += shard.add_label(pid, label(T0 + time))
-    outcomes += shard.pending()
+            collect(shard.add_label(pid, label(T0 + time)))
+    collect(shard.pending())
     kinds_by_id: dict[str, Counter] = {}
     for outcome in outcomes:
         kinds_by_id.setdefault(outcome.prediction_id, Counter())[outcome.kind] += 1
     for pid in set(predictions_in) | set(labels_in):
         kinds = kinds_by_id.get(pid, Counter())
-        assert kinds[JOINED] <= 1, "a prediction is joined at most once"
+        assert kinds[JOINED] <= len(accepted.get(pid, ())), "each accepted prediction is joined at most once"
         prediction_ends = kinds[JOINED] + kinds[PREDICTION_EXPIRED] + kinds[PREDICTION_DUPLICATE] + kinds[PREDICTION_PENDING]
         label_ends = kinds[JOINED] + kinds[LABEL_EXPIRED] + kinds[LABEL_DUPLICATE] + kinds[LABEL_PENDING]
         assert prediction_ends == predictions_in[pid]
         assert label_ends == labels_in[pid]
-    for outcome in outcomes:
-        if outcome.kind == JOINED:  # the first prediction of an id wins
-            assert outcome.detail.predicted_at == prediction_time[outcome.prediction_id]
