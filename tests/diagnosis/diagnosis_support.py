@@ -35,21 +35,23 @@ slos:
 BASE = Behaviour(flagged_rate=0.1)
 
 
-def run(scenario, hours: float = 7.0, rate: float = 3000.0, seed: int = 11):
+def run(scenario, hours: float = 7.0, rate: float = 3000.0, seed: int = 11,
+        stop_at_alert: bool = True, sketch: DiagnosticSketch | None = None,
+        start: float = START):
     """(sketch, first trigger alert or None, last event time)."""
-    generator = TrafficGenerator(scenario, start=START, duration=hours * HOUR, rate_per_hour=rate,
+    generator = TrafficGenerator(scenario, start=start, duration=hours * HOUR, rate_per_hour=rate,
                                  seed=seed, timestamp_format="epoch")
     tracker = SloTracker(SPEC)
-    sketch = DiagnosticSketch(SPEC)
+    sketch = sketch or DiagnosticSketch(SPEC)
     pending: dict[str, Prediction] = {}
-    step = START + STEP
-    t = START
+    step = start + STEP
+    t = start
     for kind, t, record in generator.events():
         while t >= step:
             for snapshot, alerts in tracker.advance_all(step):
                 sketch.observe_status(snapshot)
                 for alert in alerts:
-                    if alert.action == "trigger":
+                    if alert.action == "trigger" and stop_at_alert:
                         return sketch, alert, t
             step += STEP
         if kind == "prediction":
