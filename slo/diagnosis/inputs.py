@@ -31,8 +31,8 @@ Benjamini-Hochberg together.
 >>> range_jump(ref, rng.normal(1.5, size=400))["p_value"] > 0.5     # drift, not a jump
 True
 >>> round(unseen_categories(np.array([0., 1.] * 50), np.array([0., 2., 2.]), ["a", "b", "c"])
-...       ["p_value"], 4)
-0.0007
+...       ["p_value"], 4)                                    # (3 / 103) ** 2
+0.0008
 """
 
 from __future__ import annotations

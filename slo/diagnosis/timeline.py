@@ -1,15 +1,14 @@
 """A bounded history of one key's status snapshots, for the report's SLO timeline.
 
-At most one point per `step` seconds of event time is kept (the first of each step, and the
-latest point always replaces a point of the same step, so the state right before the alert is
-there), and only the last `horizon` seconds: `horizon / step` points at most.
+At most one point per `step` seconds of event time is kept (the latest of each step, so the
+state right before the alert is there), and only the last `horizon` seconds: `horizon / step`
+points at most.
 
->>> from collections import namedtuple
 >>> tl = Timeline(step=60, horizon=300)
 >>> for t in range(0, 1000, 30):
 ...     tl.add(float(t), 0.9, 0.8, 0.95, "ok", {"1h": 1.0})
 >>> len(tl.points), tl.points[0][0], tl.points[-1][0]
-(5, 720.0, 990.0)
+(5, 750.0, 990.0)
 """
 
 from __future__ import annotations
