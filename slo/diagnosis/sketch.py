@@ -11,10 +11,15 @@ The flow calls, per SLO (flows/engine_state.py):
 
 Time is event time only: predictions and labels are filed under the prediction's time in
 slices of `width` seconds (default a quarter of the SLO window); statuses give the watermark.
-At alert time t the *current* period is the slices covering the SLO window before t; the
+At alert time t the *current* period is the SLO window of whole slices that ended by t; the
 *reference* is the `reference_span` before it, without the slices a breached status (or an open
 alert) covered: the healthy period before the alert. If that leaves fewer than `min_samples`
 predictions, all slices of the span are used and the report says so.
+
+Replays give the same summary when the flow calls `observe_joined` in the order the engine
+applies labels (by review time, up to the evaluated step) and `summary` at the step that
+raised the alert: then the sketch holds exactly the labels the engine had, and predictions
+count only up to the alert's time.
 
 Memory is bounded (see `state_bound_bytes`): at most `capacity` slices, each with bottom-k
 samples of `k_all` rows of all predictions and `k_flagged` of flagged ones (score plus at most
@@ -205,8 +210,10 @@ class DiagnosticSketch:
     # --- the report's data ---------------------------------------------------------------
 
     def _periods(self, t: float) -> tuple[list[Slice], list[Slice], dict[str, Any]]:
-        first = int((t - self.spec.window) // self.width)
-        stop = int(t // self.width) + 1
+        # whole slices that ended by t: a prediction after t never counts, however early it
+        # arrived, so a replay gives the same report
+        stop = int(t // self.width)
+        first = stop - max(1, round(self.spec.window / self.width))
         current = [s for i, s in sorted(self.slices.items()) if first <= i < stop]
         span = [(i, s) for i, s in sorted(self.slices.items())
                 if first - self.reference_span / self.width <= i < first]
