@@ -52,7 +52,8 @@ def line_chart(xs: Sequence[float], series: Sequence[tuple[str, Sequence[float |
         return _svg(width, 40, [f'<text x="10" y="25" {FONT}>no data</text>'], title)
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.25 or 0.01
-    lo, hi = lo - pad, hi + pad
+    # padding never takes a non-negative quantity (a rate, a burn rate) below zero
+    lo, hi = (lo - pad if lo < 0 else max(0.0, lo - pad)), hi + pad
     sx, sy = _scale(min(xs), max(xs), left, right), _scale(lo, hi, bottom, top)
     clip = lambda v: None if v is None else min(hi, max(lo, v))   # noqa: E731
     body = [f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
