@@ -1,5 +1,5 @@
 """The remediation executor: slo-alerts in, playbook actions out (rollback, raised review
-sampling), each guarded, audited, and done at most once per alert.
+sampling, diagnostic report), each guarded, audited, and done at most once per alert.
 
 One loop in one thread (`Executor.run`), the responder's pattern (remediation/responder.py):
 
@@ -57,8 +57,10 @@ from remediation.kafka_config import consumer_config, ensure_topics, producer_co
 from remediation.model_control import Webhook
 from remediation.model_registry import MlflowRegistry, cap_client_retries
 from remediation.outbox import OffsetTracker
-from remediation.playbook_config import RAISE_REVIEW_SAMPLING, ROLLBACK, Playbook, PlaybookConfig
+from remediation.playbook_config import DIAGNOSTIC_REPORT, RAISE_REVIEW_SAMPLING, ROLLBACK, Playbook, PlaybookConfig
 from remediation.rate_limit import Backoff
+from remediation.report.feed import DEFAULT_DIAGNOSTICS_TOPIC, DiagnosticsFeed
+from remediation.report.handler import DiagnosticReportHandler
 from remediation.review_sampling_raise import RaiseSamplingHandler, Raise, SamplingRaises
 from remediation.rollback import RollbackHandler
 from remediation.routing_keys import RoutingConfig, RoutingKeys
@@ -101,6 +103,11 @@ class ExecutorSettings:
     max_pending: int = 1000                        # jobs waiting before consumption pauses
     create_topics: bool = True
     topic_partitions: int = 4
+    # diagnostic reports (remediation/report): off unless a directory is given
+    reports_dir: str | None = None                 # writes <dir>/<alert_id>.html and .json
+    diagnostics_topic: str = DEFAULT_DIAGNOSTICS_TOPIC   # summaries from the monitor, keyed by alert id
+    report_base_url: str | None = None             # status page serving <base>/reports/<alert_id>.html
+    report_wait: float = 60.0                      # seconds to wait for an alert's summary
 
 
 @dataclass
@@ -158,6 +165,12 @@ class Executor:
             RAISE_REVIEW_SAMPLING: RaiseSamplingHandler(self.raises, self._publish, settings.review_sampling_topic,
                                                         clock),
         }
+        if settings.reports_dir is not None:
+            feed = DiagnosticsFeed(settings.bootstrap_servers, settings.diagnostics_topic, settings.kafka_config,
+                                   history=settings.history)
+            self.handlers[DIAGNOSTIC_REPORT] = DiagnosticReportHandler(
+                feed.get, settings.reports_dir, settings.report_base_url, settings.report_wait,
+                source=settings.diagnostics_topic, close=feed.close)
         self.handlers.update(handlers or {})
         self._change_events = change_events
 
@@ -171,7 +184,8 @@ class Executor:
         """Run until `stop()`. Raises KafkaException if Kafka cannot be used at all."""
         s = self.settings
         if s.create_topics:
-            ensure_topics(s.bootstrap_servers, [s.alerts_topic, s.actions_topic, s.model_control_topic],
+            ensure_topics(s.bootstrap_servers, [s.alerts_topic, s.actions_topic, s.model_control_topic]
+                          + ([s.diagnostics_topic] if s.reports_dir is not None else []),
                           s.topic_partitions, s.kafka_config)
             ensure_compacted_topic(s.bootstrap_servers, s.review_sampling_topic, s.topic_partitions, s.kafka_config)
         if self._audit is None:
@@ -197,6 +211,9 @@ class Executor:
                 self._audit.close()
                 if self._change_events is not None:
                     self._change_events.close()
+                report = self.handlers.get(DIAGNOSTIC_REPORT)
+                if isinstance(report, DiagnosticReportHandler):
+                    report.close()
                 WAITING.set(0)
                 left = f"; {len(self._jobs)} alert(s) not settled stay uncommitted" if self._jobs else ""
                 log.info("executor stopped (%s%s)",

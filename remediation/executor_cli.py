@@ -22,6 +22,8 @@ from remediation.delivery import normalize_events_url
 from remediation.executor import Executor, ExecutorSettings
 from remediation.playbook_config import PlaybookConfig, PlaybookConfigError, load_playbook_config
 from remediation.rate_limit import Backoff
+from remediation.report.feed import DEFAULT_DIAGNOSTICS_TOPIC
+from remediation.report.files import DEFAULT_REPORTS_DIR
 from remediation.responder_cli import key_values
 from remediation.routing_keys import RoutingConfigError, install_redaction
 from remediation.service_thread import configure_logging, run_in_foreground
@@ -71,6 +73,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca-bundle", default=env("PAGERDUTY_CA_BUNDLE") or None,
                         help="PEM file of CAs trusted for the events URL (env PAGERDUTY_CA_BUNDLE)")
     parser.add_argument("--no-change-events", action="store_true", help="do not send PagerDuty change events")
+    parser.add_argument("--reports-dir", default=env("SLO_MONITOR_REPORTS_DIR") or DEFAULT_REPORTS_DIR,
+                        help="where diagnostic reports are written, <alert_id>.html and .json "
+                             f"(env SLO_MONITOR_REPORTS_DIR, default {DEFAULT_REPORTS_DIR}); 'none' turns them off")
+    parser.add_argument("--diagnostics-topic", default=DEFAULT_DIAGNOSTICS_TOPIC,
+                        help=f"topic of the monitor's diagnostic summaries (default {DEFAULT_DIAGNOSTICS_TOPIC})")
+    parser.add_argument("--report-base-url", default=env("SLO_MONITOR_REPORT_BASE_URL") or None,
+                        help="status page base URL; reports are linked as <base>/reports/<alert_id>.html "
+                             "(env SLO_MONITOR_REPORT_BASE_URL)")
+    parser.add_argument("--report-wait", type=float, default=60.0,
+                        help="seconds to wait for an alert's diagnostic summary before failing the report (default 60)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
 
@@ -119,6 +131,9 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
         mlflow_http_timeout=args.mlflow_timeout, give_up_after=args.give_up_after,
         webhook_url=args.webhook_url, events_url=normalize_events_url(args.events_url), ca_bundle=args.ca_bundle,
         change_events=not args.no_change_events, backoff=Backoff(1.0, 30.0),
+        reports_dir=None if args.reports_dir.lower() == "none" else args.reports_dir,
+        diagnostics_topic=args.diagnostics_topic, report_base_url=args.report_base_url,
+        report_wait=args.report_wait,
     )
 
 

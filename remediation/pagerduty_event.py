@@ -23,6 +23,7 @@ import orjson
 
 from remediation.alert_record import Alert
 from remediation.events_contract import MAX_DEDUP_KEY, MAX_EVENT_BYTES, MAX_SUMMARY
+from remediation.report.files import report_url as diagnostic_report_url
 
 CLIENT_NAME = "slo-monitor"
 # Room left under PagerDuty's 512 KB for the routing key the client adds and JSON framing.
@@ -37,6 +38,7 @@ class LinkTemplates:
 
     report: str | None = None
     dashboard: str | None = None
+    report_base_url: str | None = None   # status page: links <base>/reports/<alert_id>.html
 
     def render(self, template: str | None, alert: Alert) -> str | None:
         if not template:
@@ -69,7 +71,9 @@ def pagerduty_dedup_key(dedup_key: str) -> str:
 def trigger_event(alert: Alert, links: LinkTemplates = LinkTemplates()) -> dict[str, Any]:
     """The ``trigger`` event for a trigger or escalate record (PagerDuty updates an open
     alert with the same dedup key: escalation is a new trigger at the higher severity)."""
-    report_url = _text(alert.extras.get("report_url")) or links.render(links.report, alert)
+    report_url = (_text(alert.extras.get("report_url")) or links.render(links.report, alert)
+                  or (diagnostic_report_url(links.report_base_url, alert.alert_id)
+                      if links.report_base_url else None))
     dashboard_url = _text(alert.extras.get("dashboard_url")) or links.render(links.dashboard, alert)
     event: dict[str, Any] = {
         "event_action": "trigger",

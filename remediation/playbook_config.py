@@ -89,8 +89,13 @@ class SamplingOptions(ActionOptions):
         return min(self.cap, self.baseline * self.factor, 1.0)
 
 
+@dataclass(frozen=True)
+class ReportOptions(ActionOptions):
+    cooldown: int = 0               # a report changes nothing: every alert gets its own
+
+
 _OPTION_TYPES: dict[str, type[ActionOptions]] = {
-    ROLLBACK: RollbackOptions, RAISE_REVIEW_SAMPLING: SamplingOptions, DIAGNOSTIC_REPORT: ActionOptions,
+    ROLLBACK: RollbackOptions, RAISE_REVIEW_SAMPLING: SamplingOptions, DIAGNOSTIC_REPORT: ReportOptions,
 }
 
 

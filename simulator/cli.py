@@ -26,7 +26,7 @@ DEFAULT_BOOTSTRAP = "127.0.0.1:9092"  # same as kafka_writer's; kept here so --h
 # Scenario-specific options: argparse dest -> the scenario builder parameter of the same name.
 _SCENARIO_OPTIONS = ("change_at", "recover_at", "ramp", "precision_after", "recall_after", "segment",
                      "traffic_factor", "label_delay_after", "max_label_delay_after", "feature",
-                     "shift", "drift_lag", "new_version", "rollout_share")
+                     "shift", "drift_lag", "new_version", "rollout_share", "breakage", "flip_rate")
 
 
 def _duration(text: str) -> float:
@@ -116,6 +116,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="feature_shift: how long after the drift precision sags (default: 2h)")
     s.add_argument("--new-version", metavar="VERSION", help="bad_version: the version rolled out (default: v2)")
     s.add_argument("--rollout-share", type=_probability, metavar="P", help="bad_version: its share of traffic (default: 0.5)")
+    s.add_argument("--breakage", choices=("unit", "nulls", "categories"),
+                   help="upstream_change: what breaks (default: unit, amount sent in cents)")
+    s.add_argument("--flip-rate", type=_probability, metavar="P",
+                   help="bad_reviewer: share of that reviewer's labels that are wrong (default: 0.5)")
 
     o = parser.add_argument_group("output")
     o.add_argument("--bootstrap-servers", default=None, metavar="HOST:PORT",

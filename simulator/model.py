@@ -38,6 +38,11 @@ class Behaviour:
     account_age_shift: float = 0.0            # log-scale shift of account_age_days
     txn_count_shift: float = 0.0              # log-scale shift of txn_count_24h's mean
     traffic_multiplier: float = 1.0           # scales the prediction rate
+    # upstream breakage and a bad reviewer (issue 7's triage causes); all off by default
+    amount_scale: float = 1.0                 # amount arrives multiplied (a unit change: 100 = cents)
+    account_age_null_rate: float = 0.0        # extra share of account_age_days sent as null
+    unseen_category_rate: float = 0.0         # share of merchant_category sent as UNSEEN_CATEGORY
+    bad_reviewer_flip_rate: float = 0.0       # the first reviewer records the wrong class this often
 
     def __post_init__(self) -> None:
         checks = [
@@ -50,6 +55,10 @@ class Behaviour:
             (self.label_delay_sigma >= 0, "label_delay_sigma must be >= 0"),
             (0 <= self.label_delay_min <= self.label_delay_max, "need 0 <= label_delay_min <= label_delay_max"),
             (self.traffic_multiplier >= 0, "traffic_multiplier must be >= 0"),
+            (self.amount_scale > 0, "amount_scale must be > 0"),
+            (0 <= self.account_age_null_rate <= 1, "account_age_null_rate must be in [0, 1]"),
+            (0 <= self.unseen_category_rate <= 1, "unseen_category_rate must be in [0, 1]"),
+            (0 <= self.bad_reviewer_flip_rate <= 1, "bad_reviewer_flip_rate must be in [0, 1]"),
         ]
         for ok, message in checks:
             if not ok:
@@ -120,6 +129,7 @@ class Population:
 
 
 FEATURE_NAMES: tuple[str, ...] = ("amount", "account_age_days", "txn_count_24h", "merchant_category")
+UNSEEN_CATEGORY = "mcc_unmapped"   # what a broken upstream mapping sends as merchant_category
 
 
 def draw_segments(rng: np.random.Generator, n: int, population: Population) -> dict[str, np.ndarray]:
@@ -144,6 +154,11 @@ class Outcomes:
     review_draw: np.ndarray          # uniform draw: reviewed iff draw < review probability
     label_delay: np.ndarray          # seconds from prediction to its label
     reviewer: np.ndarray             # index into Population.reviewers
+    label: np.ndarray | None = None  # int8 1/0: the class the reviewer records (truth unless wrong)
+
+    def __post_init__(self) -> None:
+        if self.label is None:
+            self.label = self.truth
 
 
 def draw_outcomes(rng: np.random.Generator, params: Mapping[str, np.ndarray],
@@ -177,8 +192,34 @@ def draw_outcomes(rng: np.random.Generator, params: Mapping[str, np.ndarray],
     delay = params["label_delay_median"] * np.exp(params["label_delay_sigma"] * rng.standard_normal(n))
     delay = np.clip(delay, params["label_delay_min"], params["label_delay_max"])
     reviewer = rng.integers(len(population.reviewers), size=n)
-    return Outcomes(flagged.astype(np.int8), truth.astype(np.int8), score, features,
-                    review_probability, review_draw, delay, reviewer)
+    outcomes = Outcomes(flagged.astype(np.int8), truth.astype(np.int8), score, features,
+                        review_probability, review_draw, delay, reviewer)
+    apply_breakage(rng, outcomes, params)
+    return outcomes
+
+
+def apply_breakage(rng: np.random.Generator, outcomes: Outcomes,
+                   params: Mapping[str, np.ndarray]) -> None:
+    """Upstream breakage and the bad reviewer, drawn after everything else and only when a
+    knob is on, so scenarios without them give exactly the streams they always gave.
+
+    The bad reviewer is the first of `Population.reviewers`; a wrong label is the other class.
+    """
+    n = len(outcomes.truth)
+    features = outcomes.features
+    if np.any(params["amount_scale"] != 1.0):
+        features["amount"] = np.round(features["amount"] * params["amount_scale"], 2)
+    if np.any(params["account_age_null_rate"] > 0):
+        age = features["account_age_days"].copy()
+        age[rng.random(n) < params["account_age_null_rate"]] = np.nan
+        features["account_age_days"] = age
+    if np.any(params["unseen_category_rate"] > 0):
+        merchant = features["merchant_category"].astype(object)
+        merchant[rng.random(n) < params["unseen_category_rate"]] = UNSEEN_CATEGORY
+        features["merchant_category"] = merchant.astype(str)
+    if np.any(params["bad_reviewer_flip_rate"] > 0):
+        wrong = (outcomes.reviewer == 0) & (rng.random(n) < params["bad_reviewer_flip_rate"])
+        outcomes.label = np.where(wrong, 1 - outcomes.truth, outcomes.truth).astype(np.int8)
 
 
 def draw_features(rng: np.random.Generator, truth: np.ndarray, params: Mapping[str, np.ndarray],

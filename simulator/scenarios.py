@@ -299,6 +299,33 @@ def bad_version(base: Behaviour | None = None, *, change_at: float = 6 * HOUR,
                     description=bad_version.__doc__)
 
 
+_BREAKAGES = {"unit": {"amount_scale": 100.0}, "nulls": {"account_age_null_rate": 0.6},
+              "categories": {"unseen_category_rate": 0.4}}
+
+
+@_register
+def upstream_change(base: Behaviour | None = None, *, change_at: float = 6 * HOUR,
+                    breakage: str = "unit", precision_after: float = 0.85,
+                    recover_at: float | None = None) -> Scenario:
+    """An upstream pipeline breaks at T (breakage: unit = amount sent in cents, nulls = most
+    account ages null, categories = unmapped merchant categories) and precision falls with it."""
+    if breakage not in _BREAKAGES:
+        raise ValueError(f"upstream_change breakage must be one of {sorted(_BREAKAGES)}, not {breakage!r}")
+    return Scenario("upstream_change", base or Behaviour(), changes=(
+        Change(change_at, {**_BREAKAGES[breakage], "precision": precision_after}, until=recover_at,
+               note=f"upstream {breakage}"),), description=upstream_change.__doc__)
+
+
+@_register
+def bad_reviewer(base: Behaviour | None = None, *, change_at: float = 6 * HOUR,
+                 flip_rate: float = 0.5, recover_at: float | None = None) -> Scenario:
+    """From T one reviewer (the population's first) records the wrong class for `flip_rate` of
+    their reviews; the model is fine but its measured metric falls (a labelling problem)."""
+    return Scenario("bad_reviewer", base or Behaviour(), changes=(
+        Change(change_at, {"bad_reviewer_flip_rate": flip_rate}, until=recover_at,
+               note="bad reviewer"),), description=bad_reviewer.__doc__)
+
+
 def scenario_parameters(name: str) -> dict[str, object]:
     """A named scenario's parameters and their defaults (beyond `base`)."""
     sig = inspect.signature(SCENARIOS[name])

@@ -203,6 +203,7 @@ class TrafficGenerator:
             versions = batch.versions.tolist()
             flagged = o.flagged.tolist()
             truth = o.truth.tolist()
+            recorded = o.label.tolist()
             scores = o.score.tolist()
             probs = o.review_probability.tolist()
             draws = o.review_draw.tolist()
@@ -251,9 +252,9 @@ class TrafficGenerator:
                         if lt > label_cutoff:
                             stats.labels_dropped += 1
                             continue
-                        label = {"prediction_id": pid, "model_id": model_id, "label": truth[i],
+                        label = {"prediction_id": pid, "model_id": model_id, "label": recorded[i],
                                  "timestamp": label_stamps[i] or format_time(lt), "reviewer": names[i]}
-                        push(heap, (lt, label_seq, label, 2 * flagged[i] + truth[i], 1.0 / p))
+                        push(heap, (lt, label_seq, label, 2 * flagged[i] + recorded[i], 1.0 / p))
                         label_seq += 1
             finally:
                 stats.add_predictions(batch.times[:done], o.flagged[:done], o.truth[:done],
