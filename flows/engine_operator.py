@@ -13,13 +13,13 @@ from bytewax.operators import StatefulBatchLogic
 from flows import drift_metrics, metrics
 from flows.engine_state import EngineOutput, SloEngine
 from flows.settings import FlowSettings
-from slo.snapshots import StatusSnapshot
+from slo.snapshots import AlertEvent, StatusSnapshot
 from slo.spec import SloFile
 
 JOINED_ITEM = "j"       # (JOINED_ITEM, slo_name, JoinedRecord)
 PREDICTIONS_ITEM = "n"  # (PREDICTIONS_ITEM, slo_name, (model_id, segment, minute, count))
 CLOCK_ITEM = "c"        # (CLOCK_ITEM, slo_name, shard, event_time)
-DETAIL_ITEM = "d"       # (DETAIL_ITEM, slo_name, Prediction): SLOs with a drift block
+DETAIL_ITEM = "d"       # (DETAIL_ITEM, slo_name, Prediction): SLOs with drift or diagnostics
 
 
 class EngineLogic(StatefulBatchLogic):
@@ -46,7 +46,7 @@ class EngineLogic(StatefulBatchLogic):
                 metrics.record_status(output)
                 if output.drift is not None:
                     drift_metrics.record_drift(output.key, output.drift)
-            else:
+            elif isinstance(output, AlertEvent):
                 metrics.ALERT_EVENTS.labels(output.key.slo, output.action, output.severity).inc()
         if outputs:
             # Observability only: the evaluation itself never reads the wall clock.

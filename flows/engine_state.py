@@ -15,7 +15,9 @@ Pure Python (no Bytewax), so it is tested directly. The dataflow hands it three 
 With a ``drift:`` block the engine also gets each whole prediction (`add_prediction_detail`),
 held the same way, for the SLO's `DriftMonitor`; every `evaluate_every` of event time the
 monitor evaluates, its record rides on the model key's status snapshot of that step, and the
-composite warning becomes an alert of its own (`slo.drift.alerting`).
+composite warning becomes an alert of its own (`slo.drift.alerting`). SLOs that keep
+diagnostics feed a `DiagnosticSketch` the same predictions and labels, plus every status, and
+publish its summary (the report's data) when an alert triggers or escalates.
 """
 
 from __future__ import annotations
@@ -27,14 +29,15 @@ from itertools import count
 from schemas.events import Prediction
 from schemas.joined import JoinedRecord
 from schemas.labels import same_class
+from slo.diagnosis import DiagnosticSketch
 from slo.drift.alerting import DriftAlerts
 from slo.drift.monitor import DriftMonitor
 from slo.routing import TrackerKey, keys_for_prediction
-from slo.snapshots import AlertEvent, StatusSnapshot
+from slo.snapshots import AlertEvent, DiagnosticSummary, StatusSnapshot
 from slo.spec import SloFile, SloSpec
 from slo.tracker import SloTracker
 
-EngineOutput = StatusSnapshot | AlertEvent
+EngineOutput = StatusSnapshot | AlertEvent | DiagnosticSummary
 
 
 class SloEngine:
@@ -57,6 +60,8 @@ class SloEngine:
         self.drift = DriftMonitor(drift, self.spec.metric, self.spec.min_labels) if drift else None
         self.drift_alerts = DriftAlerts(self.spec) if drift else None
         self.latest_version: str | None = None  # of the newest prediction seen whole
+        self.latest_drift: dict | None = None   # the last drift record, for the reports
+        self.sketch = DiagnosticSketch(self.spec) if self.spec.keeps_diagnostics else None
 
     def add_joined(self, record: JoinedRecord) -> None:
         if self.evaluated_to is not None and record.labeled_at < self.evaluated_to:
@@ -100,6 +105,8 @@ class SloEngine:
                     step_outputs.extend(alerts)
             if self.drift is not None and step_time % self.spec.drift.evaluation_interval == 0:
                 step_outputs.extend(self._evaluate_drift(step_time, step_outputs))
+            if self.sketch is not None:
+                step_outputs.extend(self._diagnose(step_outputs))
             outputs.extend(step_outputs)
             self.evaluated_to = step_time
             step_time += self.step
@@ -109,11 +116,23 @@ class SloEngine:
         """Evaluate drift at `step_time`; attach its record to the model key's snapshot."""
         assert self.drift is not None and self.drift_alerts is not None
         snapshot = self.drift.evaluate(step_time)
+        self.latest_drift = snapshot.to_record()
         model_key = TrackerKey(self.spec.name, self.spec.model_id)
         for output in step_outputs:
             if isinstance(output, StatusSnapshot) and output.key == model_key:
-                output.drift = snapshot.to_record()
+                output.drift = self.latest_drift
         return self.drift_alerts.update(snapshot, self.latest_version)
+
+    def _diagnose(self, step_outputs: list[EngineOutput]) -> list[DiagnosticSummary]:
+        """Feed the step's statuses to the sketch; a summary for each opened or raised alert."""
+        assert self.sketch is not None
+        for output in step_outputs:
+            if isinstance(output, StatusSnapshot):
+                self.sketch.observe_status(output)
+        return [DiagnosticSummary(alert.alert_id, alert.key, alert.event_time,
+                                  self.sketch.summary(alert, self.latest_drift))
+                for alert in step_outputs
+                if isinstance(alert, AlertEvent) and alert.action in ("trigger", "escalate")]
 
     def _apply(self, item: JoinedRecord | Prediction | tuple) -> None:
         if isinstance(item, JoinedRecord):
@@ -123,6 +142,8 @@ class SloEngine:
                 positive = self.spec.positive_label
                 self.drift.observe_joined(item, positive=same_class(item.label, positive),
                                           flagged=same_class(item.predicted_label, positive))
+            if self.sketch is not None:
+                self.sketch.observe_joined(item)
             return
         if isinstance(item, Prediction):
             self._observe_detail(item)
@@ -138,6 +159,8 @@ class SloEngine:
             flagged = same_class(prediction.predicted_label, self.spec.positive_label)
             self.drift.observe_prediction(prediction.timestamp, prediction.score, flagged,
                                           prediction.features, key=prediction.prediction_id)
+        if self.sketch is not None:
+            self.sketch.observe_prediction(prediction)
 
     def _trackers_for(self, model_id: str, segment: dict[str, str]) -> list[SloTracker]:
         trackers = []

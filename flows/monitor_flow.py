@@ -1,8 +1,8 @@
 """The monitor dataflow: the join feeding the SLO engine, writing slo-status and slo-alerts.
 
     join outcomes ──► route by SLO name ──► engine (one per SLO) ──┬─► slo-status
-      joined labels, prediction counts, shard clocks                └─► slo-alerts
-      whole predictions (SLOs with a `drift:` block)
+      joined labels, prediction counts, shard clocks                ├─► slo-alerts
+      whole predictions (SLOs with drift or diagnostics)            └─► slo-diagnostics
 
 Output is at-least-once (Bytewax replays the epoch since the last snapshot after a crash);
 records carry stable identities so a consumer recognises a repeat: a status record by its key
@@ -24,8 +24,8 @@ from flows.join_operator import PREDICTION_DETAIL
 from flows.join_state import CLOCK, JOINED, PREDICTIONS_SEEN, Outcome
 from flows.kafka_clients import producer_config
 from flows.kafka_sink import OutRecord, ProducerSink
-from flows.settings import FlowSettings
-from slo.snapshots import AlertEvent, StatusSnapshot
+from flows.settings import FlowSettings, Topics
+from slo.snapshots import AlertEvent, DiagnosticSummary, StatusSnapshot
 from slo.spec import SloFile
 
 
@@ -58,7 +58,7 @@ def build_monitor_flow(
     topics = settings.topics
     op.output(
         "write-engine-results",
-        op.map("encode-engine-results", results, lambda r: encode_engine_output(r, topics.status, topics.alerts)),
+        op.map("encode-engine-results", results, lambda r: encode_engine_output(r, topics)),
         ProducerSink(producer_config(settings)),
     )
     if outcome_sink is not None:
@@ -97,7 +97,9 @@ def _written_before(output: EngineOutput, written: frozenset[AlertIdentity]) -> 
     return isinstance(output, AlertEvent) and (output.alert_id, output.action, output.severity) in written
 
 
-def encode_engine_output(output: EngineOutput, status_topic: str, alerts_topic: str) -> OutRecord:
-    topic = status_topic if isinstance(output, StatusSnapshot) else alerts_topic
+def encode_engine_output(output: EngineOutput, topics: Topics) -> OutRecord:
     value = orjson.dumps(output.to_record(), option=orjson.OPT_SERIALIZE_NUMPY)
+    if isinstance(output, DiagnosticSummary):
+        return OutRecord(topics.diagnostics, output.alert_id.encode("utf-8"), value)
+    topic = topics.status if isinstance(output, StatusSnapshot) else topics.alerts
     return OutRecord(topic, output.key.dedup_key.encode("utf-8"), value)

@@ -21,6 +21,7 @@ class Topics:
     joined: str = "joined-labels"
     status: str = "slo-status"
     alerts: str = "slo-alerts"
+    diagnostics: str = "slo-diagnostics"   # key alert_id: the data of its diagnostic report
 
     def dead_letter(self, topic: str) -> str:
         """The CONTRACT's `<input topic>.dlq`."""
@@ -35,7 +36,7 @@ class Topics:
 
     def monitor_outputs(self) -> list[str]:
         """Topics the monitor flow writes."""
-        return [*self.join_outputs(), self.status, self.alerts]
+        return [*self.join_outputs(), self.status, self.alerts, self.diagnostics]
 
 
 @dataclass(frozen=True)

@@ -145,3 +145,16 @@ class AlertEvent:
             "last_healthy_version": self.last_healthy_version,
             "signal": self.signal,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticSummary:
+    """The data of an alert's diagnostic report (slo.diagnosis), for the `slo-diagnostics` topic."""
+
+    alert_id: str
+    key: TrackerKey
+    event_time: float
+    summary: dict[str, Any]
+
+    def to_record(self) -> dict[str, Any]:
+        return self.summary

@@ -240,6 +240,9 @@ class SloSpec(_Spec):
     evaluation_delay: Delay = 0
     # Label-free early warning: feature/score drift and estimated precision (docs/drift.md).
     drift: DriftSpec | None = None
+    # Keep the compact state for a diagnostic report when an alert opens (docs/remediation.md).
+    # Default: on when `remediation` lists diagnostic_report for some severity.
+    diagnostics: bool | None = None
 
     @field_validator("segments")
     @classmethod
@@ -254,9 +257,16 @@ class SloSpec(_Spec):
         return value
 
     @property
+    def keeps_diagnostics(self) -> bool:
+        """Whether the engine keeps a `DiagnosticSketch` and publishes a summary per alert."""
+        if self.diagnostics is not None:
+            return self.diagnostics
+        return any("diagnostic_report" in actions for actions in self.remediation.values())
+
+    @property
     def needs_prediction_details(self) -> bool:
-        """Whether the engine must see each prediction's score and features (drift on)."""
-        return self.drift is not None
+        """Whether the engine must see each prediction's score and features."""
+        return self.drift is not None or self.keeps_diagnostics
 
     @property
     def budget(self) -> float:

@@ -25,7 +25,8 @@ Memory is bounded (see `state_bound_bytes`): at most `capacity` slices, each wit
 samples of `k_all` rows of all predictions and `k_flagged` of flagged ones (score plus at most
 `max_features` features, float32), histograms, and label cells for at most `max_values` values
 of each dimension (versions, reviewers, up to `max_segment_keys` segment keys); a timeline of at
-most `timeline_horizon / step` points for at most `timeline_keys` status keys; the last
+most `timeline_horizon / step` points for the model key and at most `timeline_keys` segment
+keys (preferring those that were unhealthy last); the last
 `recent_false_positives` false positives and the features of the last `recent_flagged` flagged
 predictions. tests/diagnosis/test_sketch_memory.py measures it.
 """
@@ -192,20 +193,37 @@ class DiagnosticSketch:
         t = snapshot.event_time
         self.watermark = t if self.watermark is None else max(self.watermark, t)
         key = snapshot.key.dedup_key
-        timeline = self.timelines.get(key)
-        if timeline is None:
-            timeline = self.timelines[key] = Timeline(self.timeline_step, self.timeline_horizon)
-            while len(self.timelines) > self.timeline_keys:
-                oldest = next(k for k in self.timelines if k != key)
-                del self.timelines[oldest]
-        else:
-            self.timelines.move_to_end(key)
-        timeline.add(t, snapshot.estimate, snapshot.lower, snapshot.upper, snapshot.state,
-                     snapshot.burn_rates)
+        timeline = self._timeline_for(key, snapshot)
+        if timeline is not None:
+            timeline.add(t, snapshot.estimate, snapshot.lower, snapshot.upper, snapshot.state,
+                         snapshot.burn_rates)
         if snapshot.state == "breached" or snapshot.alert_id is not None:
             for i in range(int((t - self.spec.window) // self.width), int(t // self.width) + 1):
                 if i in self.slices:
                     self.slices[i].unhealthy = True
+
+    def _timeline_for(self, key: str, snapshot: StatusSnapshot) -> Timeline | None:
+        """The key's timeline. The model key always has one; of the segment keys, at most
+        `timeline_keys` do: first come, and an unhealthy key takes the place of the one that
+        has been healthy longest (so the keys an alert can be about are the ones kept)."""
+        unhealthy = snapshot.state in ("at_risk", "breached") or snapshot.alert_id is not None
+        timeline = self.timelines.get(key)
+        if timeline is not None:
+            if unhealthy:
+                self.timelines.move_to_end(key)
+            return timeline
+        if snapshot.key.segment is not None:
+            segments = [k for k in self.timelines if k != self._model_key]
+            if len(segments) >= self.timeline_keys:
+                if not unhealthy:
+                    return None
+                del self.timelines[segments[0]]   # the least recently unhealthy
+        timeline = self.timelines[key] = Timeline(self.timeline_step, self.timeline_horizon)
+        return timeline
+
+    @property
+    def _model_key(self) -> str:
+        return f"{self.spec.name}/{self.spec.model_id}"
 
     # --- the report's data ---------------------------------------------------------------
 

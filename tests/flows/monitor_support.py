@@ -41,7 +41,7 @@ FAST_LABELS = Behaviour(flagged_rate=0.1, review_probability_flagged=1.0, review
 def monitor_topics() -> Topics:
     stem = unique_topic("mon")
     return Topics(predictions=f"{stem}-p", labels=f"{stem}-l", joined=f"{stem}-j",
-                  status=f"{stem}-status", alerts=f"{stem}-alerts")
+                  status=f"{stem}-status", alerts=f"{stem}-alerts", diagnostics=f"{stem}-diag")
 
 
 def write_traffic(bootstrap: str, topics: Topics, scenario: Scenario, hours: float,
