@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -86,8 +87,17 @@ def run_demo(args: argparse.Namespace) -> int:
         return 3
     stem = f"demo-{int(time.time())}"
     workdir = (args.workdir / stem).resolve()
-    with LocalMlflowServer(workdir / "mlflow") as mlflow:
-        return _run_with_registry(args, bootstrap, stem, workdir, mlflow.url)
+    signal.signal(signal.SIGTERM, _interrupt)   # SIGTERM cleans up like Ctrl-C: MLflow is stopped
+    try:
+        with LocalMlflowServer(workdir / "mlflow") as mlflow:
+            return _run_with_registry(args, bootstrap, stem, workdir, mlflow.url)
+    except KeyboardInterrupt:
+        print("demo: interrupted; MLflow and the local PagerDuty are stopped", file=sys.stderr)
+        return 130
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, workdir: Path, tracking_uri: str) -> int:
@@ -180,14 +190,14 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
         outcome.incidents, outcome.change_events = pagerduty.incidents(), pagerduty.changes()
     outcome.champion_after, outcome.rollback_tag = _read_back(tracking_uri, spec.model_id)
     _print_summary(results.items, outcomes.items, outcome, seconds, topics, spec.model_id)
-    if args.stay:
-        print("\ndemo: the status page stays up; Ctrl-C to stop")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-    page.stop()
+    try:
+        while args.stay:
+            print("\ndemo: the status page stays up; Ctrl-C to stop")
+            time.sleep(365 * 86400)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        page.stop()
     return 0
 
 

@@ -59,6 +59,9 @@ class _Handler(BaseHTTPRequestHandler):
                                  if page.feed else None, "counts": dict(page.view.counts)})
             self._send(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, body, "application/json", head)
             return
+        elif path == "/favicon.ico":
+            self._send(HTTPStatus.NO_CONTENT, b"", "text/plain", head)
+            return
         elif (match := REPORT_NAME.match(path)) and page.reports_dir is not None:
             file = page.reports_dir / match.group(1)
             if not file.is_file():

@@ -66,6 +66,7 @@ class StatusView:
         self._points: dict[str, deque[Point]] = {}
         self._open: dict[str, dict[str, Any]] = {}
         self._alert_events: deque[dict[str, Any]] = deque(maxlen=limits.alert_events)
+        self._alert_ids: set[tuple] = set()
         self._actions: deque[dict[str, Any]] = deque(maxlen=limits.actions)
         self._reports: OrderedDict[str, str] = OrderedDict()   # alert_id -> report file name
         self.counts: Counter[str] = Counter()
@@ -97,7 +98,15 @@ class StatusView:
         if not isinstance(record, dict) or not {"alert_id", "action", "slo", "model_id"} <= record.keys():
             raise ValueError("slo-alerts record lacks alert_id, action, slo or model_id")
         key = record.get("dedup_key") or status_key(record)
+        identity = (record["alert_id"], record["action"], record.get("severity"), record.get("event_time"))
         with self._lock:
+            if identity in self._alert_ids:            # output is at least once: a repeat says nothing new
+                self.counts["alerts_repeated"] += 1
+                return
+            self._alert_ids.add(identity)
+            if len(self._alert_ids) > 4 * self.limits.alert_events:
+                self._alert_ids = {(e["alert_id"], e["action"], e.get("severity"), e.get("event_time"))
+                                   for e in self._alert_events}
             if record["action"] in OPENING_ACTIONS:
                 self._open[str(key)] = record
             elif record["action"] == "resolve":

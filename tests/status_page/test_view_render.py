@@ -84,3 +84,10 @@ def test_a_replayed_older_snapshot_does_not_rewind_the_view():
 def test_unusable_status_records_are_refused_with_a_reason(record):
     with pytest.raises(ValueError):
         StatusView().apply_status(record)
+
+
+def test_a_repeated_alert_event_is_shown_once():
+    view = _filled()
+    view.apply_alert(alert_records()[0])          # Kafka output is at least once
+    snapshot = view.snapshot()
+    assert len(snapshot["alert_events"]) == 1 and view.counts["alerts_repeated"] == 1
