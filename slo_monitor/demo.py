@@ -165,7 +165,8 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
         executor = start_executor(
             executor_settings(slo_file, bootstrap, load_playbook_config(DEMO_REMEDIATION, slo_file), environ=environ,
                               alerts_topic=topics.alerts, actions_topic=actions_topic,
-                              model_control_topic=control_topic, review_sampling_topic=sampling_topic),
+                              model_control_topic=control_topic, review_sampling_topic=sampling_topic,
+                              **_report_settings(reports_dir, page.url, topics)),
             environ=environ,
         )
         settings = FlowSettings(bootstrap_servers=bootstrap, topics=topics, tail=False, shards=4,
@@ -199,6 +200,20 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
     finally:
         page.stop()
     return 0
+
+
+def _report_settings(reports_dir: Path, page_url: str, topics) -> dict[str, str]:
+    """Where the executor writes diagnostic reports (the status page serves that folder), for an
+    executor that writes them (the report action is being built alongside; older executors audit
+    it `no_handler` and the summary says no report was written)."""
+    from dataclasses import fields
+
+    from remediation.executor import ExecutorSettings
+
+    known = {f.name for f in fields(ExecutorSettings)}
+    wanted = {"reports_dir": str(reports_dir), "report_base_url": page_url.rstrip("/"),
+              "diagnostics_topic": getattr(topics, "diagnostics", None)}
+    return {name: value for name, value in wanted.items() if name in known and value is not None}
 
 
 def _scenario_start(simulate: argparse.Namespace) -> float:

@@ -50,8 +50,9 @@ def add_run_arguments(run: argparse.ArgumentParser, bootstrap_default: str) -> N
     status.add_argument("--status-addr", default=os.environ.get("SLO_MONITOR_STATUS_ADDR", "127.0.0.1"),
                         help="address the status page binds (env SLO_MONITOR_STATUS_ADDR, default loopback)")
     status.add_argument("--no-status-page", action="store_true", help="serve no status page")
-    status.add_argument("--reports-dir", type=Path, default=os.environ.get("SLO_MONITOR_REPORTS_DIR"),
-                        help="diagnostic reports the page links to as /reports/<file>.html (env SLO_MONITOR_REPORTS_DIR)")
+    status.add_argument("--reports-dir", type=Path, default=os.environ.get("SLO_MONITOR_REPORTS_DIR", ".run/reports"),
+                        help="diagnostic reports the page serves as /reports/<alert_id>.html "
+                             "(env SLO_MONITOR_REPORTS_DIR; default .run/reports, where the report action writes them)")
     paging = run.add_argument_group("paging")
     paging.add_argument("--no-responder", action="store_true",
                         help="do not page from this process (run `slo-monitor respond` separately)")
