@@ -82,31 +82,32 @@ def render_page(snapshot: dict[str, Any], *, title: str = "slo-monitor status") 
     return "".join(out)
 
 
+ALERT_COLUMNS = (("event time", "event_time"), ("action", "action"), ("severity", "severity"),
+                 ("key", "dedup_key"), ("version", "model_version"), ("estimate", "estimate"), ("reason", "reason"))
+ACTION_COLUMNS = (("decided at", "decided_at"), ("service", "service"), ("action", "action"),
+                  ("outcome", "outcome"), ("key", "dedup_key"), ("reason", "reason"))
+
+
 def _alert_table(alerts: list[dict[str, Any]], reports: dict[str, str], table_id: str, empty: str) -> str:
-    if not alerts:
-        return f'<p class="none" id="{table_id}">{escape(empty)}</p>'
-    rows = [f'<table id="{table_id}"><tr><th>event time</th><th>action</th><th>severity</th><th>key</th>'
-            "<th>version</th><th>estimate</th><th>reason</th><th>report</th></tr>"]
-    for alert in alerts:
-        href = report_href(str(alert.get("alert_id")), reports)
-        link = f'<a href="{_text(href)}">report</a>' if href else "-"
-        rows.append(f"<tr><td>{_text(alert.get('event_time'))}</td><td>{_text(alert.get('action'))}</td>"
-                    f"<td>{_text(alert.get('severity'))}</td><td>{_text(alert.get('dedup_key'))}</td>"
-                    f"<td>{_text(alert.get('model_version'))}</td><td>{_number(alert.get('estimate'))}</td>"
-                    f"<td>{_text(alert.get('reason'))}</td><td>{link}</td></tr>")
-    return "".join(rows) + "</table>"
+    return _table(alerts, ALERT_COLUMNS, reports, table_id, empty, lambda record: True)
 
 
 def _action_table(actions: list[dict[str, Any]], reports: dict[str, str]) -> str:
-    if not actions:
-        return '<p class="none" id="actions">no remediation action</p>'
-    rows = ['<table id="actions"><tr><th>decided at</th><th>service</th><th>action</th><th>outcome</th>'
-            "<th>key</th><th>reason</th><th>report</th></tr>"]
-    for action in actions:
-        href = report_href(str(action.get("alert_id")), reports) if action.get("action") == "diagnostic_report" else None
+    return _table(actions, ACTION_COLUMNS, reports, "actions", "no remediation action",
+                  lambda record: record.get("action") == "diagnostic_report")
+
+
+def _table(records: list[dict[str, Any]], columns, reports: dict[str, str], table_id: str, empty: str,
+           links) -> str:
+    """One row per record, escaped cells, and a report link where `links(record)` and a report exist."""
+    if not records:
+        return f'<p class="none" id="{table_id}">{escape(empty)}</p>'
+    head = "".join(f"<th>{escape(title)}</th>" for title, _ in columns)
+    rows = [f'<table id="{table_id}"><tr>{head}<th>report</th></tr>']
+    for record in records:
+        href = report_href(str(record.get("alert_id")), reports) if links(record) else None
+        cells = "".join(f"<td>{_number(record.get(field)) if field == 'estimate' else _text(record.get(field))}</td>"
+                        for _, field in columns)
         link = f'<a href="{_text(href)}">report</a>' if href else "-"
-        rows.append(f"<tr><td>{_text(action.get('decided_at'))}</td><td>{_text(action.get('service'))}</td>"
-                    f"<td>{_text(action.get('action'))}</td><td>{_text(action.get('outcome'))}</td>"
-                    f"<td>{_text(action.get('dedup_key'))}</td><td>{_text(action.get('reason'))}</td>"
-                    f"<td>{link}</td></tr>")
+        rows.append(f"<tr>{cells}<td>{link}</td></tr>")
     return "".join(rows) + "</table>"
