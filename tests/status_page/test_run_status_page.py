@@ -75,3 +75,23 @@ def test_no_status_page_flag(kafka_bootstrap):
         process.send_signal(signal.SIGINT)
         process.wait(120)
     assert process.returncode == 0 and not any("status page" in line for line in lines)
+
+
+def test_a_taken_status_port_leaves_the_monitor_running(kafka_bootstrap):
+    import socket
+
+    topics = _topics()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = start(run_command(kafka_bootstrap, topics, topics, "--status-port", str(port), "--no-remediation",
+                                    "--no-responder"))
+        lines = _stderr_lines(process)
+        try:
+            _wait_line(lines, rf"no status page: cannot serve on 127\.0\.0\.1:{port}", process)
+            _wait_line(lines, r"SLO\(s\) from", process)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(120)
+    assert process.returncode == 0, "".join(lines)[-3000:]
