@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DOCTEST_PACKAGES := schemas slo flows simulator
 
-.PHONY: install test demo bench kafka-up kafka-down clean schemas
+.PHONY: install test demo bench kafka-up kafka-down clean schemas browser-tools
 
 install: $(VENV)/.installed
 
@@ -20,13 +20,23 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
+# The status page's browser test: Debian's chromium driven by playwright-core (which brings no
+# browser of its own). Installs them when missing; apt-get needs root (CI runs as root).
+browser-tools: tests/browser/node_modules/.installed
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 || { echo "install chromium (apt-get install chromium) or run as root"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 kafka-up:
 	bash deploy/kafka/kafka-up.sh
 
 kafka-down:
 	bash deploy/kafka/kafka-down.sh
 
-test: install kafka-up
+test: install kafka-up browser-tools
 	$(BIN)/python -m pytest tests --doctest-modules $(DOCTEST_PACKAGES) -q
 
 demo: install kafka-up

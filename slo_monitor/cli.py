@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from flows.settings import DEFAULT_BOOTSTRAP
 
@@ -62,10 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=_simulate)
 
     demo = commands.add_parser("demo", help="the whole main job on this machine, end to end")
-    demo.add_argument("--bootstrap-servers", default=_bootstrap_default())
-    demo.add_argument("--hours", type=float, default=12.0, help="event time to simulate (default 12)")
+    add_demo_arguments(demo, _bootstrap_default())
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def add_demo_arguments(demo: argparse.ArgumentParser, bootstrap_default: str) -> None:
+    demo.add_argument("--bootstrap-servers", default=bootstrap_default)
+    demo.add_argument("--hours", type=float, default=8.0, help="event time to simulate (default 8)")
+    demo.add_argument("--change-at", type=float, help="hour at which the bad version takes over (default: half way, at most 4)")
+    demo.add_argument("--workdir", type=Path, default=Path(".run") / "demo",
+                      help="MLflow database and reports of each run (default .run/demo)")
+    demo.add_argument("--status-port", type=int, default=0, help="status page port (default: any free port)")
+    demo.add_argument("--stay", action="store_true", help="keep the status page up after the summary until Ctrl-C")
 
 
 def _bootstrap_default() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -42,6 +43,16 @@ def add_run_arguments(run: argparse.ArgumentParser, bootstrap_default: str) -> N
                           help="recovery partitions made in a new --recovery-dir (at least the largest process count)")
     recovery.add_argument("--snapshot-interval", type=float, default=10.0,
                           help="seconds between state snapshots; also the epoch length (default 10)")
+    status = run.add_argument_group("status page")
+    status.add_argument("--status-port", type=int, default=int(os.environ.get("SLO_MONITOR_STATUS_PORT", "9465")),
+                        help="port of the status page served by process 0; 0 for any free port "
+                             "(env SLO_MONITOR_STATUS_PORT, default 9465)")
+    status.add_argument("--status-addr", default=os.environ.get("SLO_MONITOR_STATUS_ADDR", "127.0.0.1"),
+                        help="address the status page binds (env SLO_MONITOR_STATUS_ADDR, default loopback)")
+    status.add_argument("--no-status-page", action="store_true", help="serve no status page")
+    status.add_argument("--reports-dir", type=Path, default=os.environ.get("SLO_MONITOR_REPORTS_DIR", ".run/reports"),
+                        help="diagnostic reports the page serves as /reports/<alert_id>.html "
+                             "(env SLO_MONITOR_REPORTS_DIR; default .run/reports, where the report action writes them)")
     paging = run.add_argument_group("paging")
     paging.add_argument("--no-responder", action="store_true",
                         help="do not page from this process (run `slo-monitor respond` separately)")
@@ -203,8 +214,12 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
         file=sys.stderr,
     )
 
-    services = []  # background services of process 0: paging and remediation
+    services = []  # background services of process 0: paging, remediation, the status page
     if process_id == 0:
+        if not args.no_status_page:
+            page = _start_status_page(args, settings)
+            if page is not None:
+                services.append(page)
         if not args.no_responder:
             services.append(_start_responder(args, settings, slo_file))
         if not args.no_remediation:
@@ -233,6 +248,25 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
         service.join(60)
     print(f"slo-monitor: {who}stopped", file=sys.stderr)
     return 0
+
+
+def _start_status_page(args: argparse.Namespace, settings: FlowSettings):
+    """The status page (slo_monitor/status_page), fed from this cluster's output topics."""
+    from remediation.executor import ExecutorSettings
+    from slo_monitor.status_page import FeedTopics, start_status_page
+
+    # the audit topic of the responder and executor started below (their default name)
+    topics = FeedTopics(settings.topics.status, settings.topics.alerts, ExecutorSettings.actions_topic)
+    try:
+        page = start_status_page(settings.bootstrap_servers, topics, host=args.status_addr, port=args.status_port,
+                                 reports_dir=Path(args.reports_dir) if args.reports_dir else None,
+                                 kafka_config=settings.kafka_config)
+    except OSError as error:  # the port is taken: monitoring matters more than the page
+        print(f"slo-monitor: no status page: cannot serve on {args.status_addr}:{args.status_port}: {error}",
+              file=sys.stderr)
+        return None
+    print(f"slo-monitor: status page at {page.url}", file=sys.stderr)
+    return page
 
 
 def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file):
