@@ -203,17 +203,9 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
 
 
 def _report_settings(reports_dir: Path, page_url: str, topics) -> dict[str, str]:
-    """Where the executor writes diagnostic reports (the status page serves that folder), for an
-    executor that writes them (the report action is being built alongside; older executors audit
-    it `no_handler` and the summary says no report was written)."""
-    from dataclasses import fields
-
-    from remediation.executor import ExecutorSettings
-
-    known = {f.name for f in fields(ExecutorSettings)}
-    wanted = {"reports_dir": str(reports_dir), "report_base_url": page_url.rstrip("/"),
-              "diagnostics_topic": getattr(topics, "diagnostics", None)}
-    return {name: value for name, value in wanted.items() if name in known and value is not None}
+    """Where the executor writes diagnostic reports (the status page serves that folder)."""
+    return {"reports_dir": str(reports_dir), "report_base_url": page_url.rstrip("/"),
+            "diagnostics_topic": topics.diagnostics}
 
 
 def _scenario_start(simulate: argparse.Namespace) -> float:

@@ -216,6 +216,7 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
 
     services = []  # background services of process 0: paging, remediation, the status page
     if process_id == 0:
+        page = None
         if not args.no_status_page:
             page = _start_status_page(args, settings)
             if page is not None:
@@ -223,7 +224,7 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
         if not args.no_responder:
             services.append(_start_responder(args, settings, slo_file))
         if not args.no_remediation:
-            services.append(_start_executor(args, settings, slo_file))
+            services.append(_start_executor(args, settings, slo_file, page.url if page is not None else None))
 
     def stop(signum: int, _frame) -> None:
         print(f"slo-monitor: {who}{signal.Signals(signum).name} received, stopping", file=sys.stderr)
@@ -269,8 +270,9 @@ def _start_status_page(args: argparse.Namespace, settings: FlowSettings):
     return page
 
 
-def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file):
-    """The remediation executor (playbooks: rollback, review sampling), in a thread here."""
+def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file, page_url: str | None):
+    """The remediation executor (playbooks: rollback, review sampling, diagnostic reports into
+    --reports-dir, linked from the status page when it runs), in a thread here."""
     from remediation.executor import start_executor
     from remediation.executor_cli import settings_from_slo_file
     from remediation.paging_config import load_paging_config
@@ -280,7 +282,9 @@ def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file):
     paging = load_paging_config(args.paging_config) if args.paging_config else None
     executor_settings = settings_from_slo_file(
         slo_file, settings.bootstrap_servers, load_playbook_config(args.remediation_config, slo_file), paging,
-        alerts_topic=settings.topics.alerts,
+        alerts_topic=settings.topics.alerts, diagnostics_topic=settings.topics.diagnostics,
+        reports_dir=str(args.reports_dir) if args.reports_dir else None,
+        report_base_url=page_url.rstrip("/") if page_url else None,
     )
     executor = start_executor(executor_settings)
     install_redaction(executor.service.secrets())

@@ -1,13 +1,15 @@
 """`slo-monitor demo` end to end (reduced duration): Kafka, a real MLflow server, the local
 PagerDuty receiver, monitor, responder and executor. It pages once, rolls back once (read back
-from MLflow) and prints the summary."""
+from MLflow), writes a diagnostic report and prints the summary."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,10 +38,10 @@ def test_demo_pages_once_rolls_back_once_and_summarises(kafka_bootstrap, tmp_pat
     assert summary.count("rollback: done (playbook)") == 1
     assert "rollback: MLflow says fraud-detector@champion -> version 1 (was 2); its tag: from 2 to 1, state done" in summary
     assert summary.count("PagerDuty change event: Rolled back fraud-detector@champion from version 2 to 1") == 1
-    # the report: a path when the report action wrote one, otherwise said plainly, never invented
-    report = re.search(r"^report: (.*)$", summary, re.M).group(1)
-    if report.startswith("none was written"):
-        assert "diagnostic_report: " in summary and "diagnostic_report: done" not in summary
-    else:
-        assert (tmp_path / report).exists() or os.path.exists(report)
+    # the report, written by the executor from the monitor's summary; its verdict names the cause
+    report = Path(re.search(r"^report: (.*)$", summary, re.M).group(1))
+    report = report if report.is_absolute() else tmp_path / report
+    assert report.suffix == ".html" and report.exists(), summary
+    data = json.loads(report.with_suffix(".json").read_text())
+    assert data["triage"]["verdict"] == "version_regression", data["triage"]
     assert re.search(r"^status page: http://127\.0\.0\.1:\d+/ ", summary, re.M)

@@ -11,9 +11,9 @@ The flow calls, per SLO (flows/engine_state.py):
 
 Time is event time only: predictions and labels are filed under the prediction's time in
 slices of `width` seconds (default a quarter of the SLO window); statuses give the watermark.
-At alert time t the *current* period is the SLO window of whole slices that ended by t; the
-*reference* is the `reference_span` before it, without the slices a breached status (or an open
-alert) covered: the healthy period before the alert. If that leaves fewer than `min_samples`
+At alert time t the *current* period is the SLO window's slices up to t (the one t falls in
+included); the *reference* is the `reference_span` before it, without the slices a breached
+status (or an open alert) covered: the healthy period before the alert. If that leaves fewer than `min_samples`
 predictions, all slices of the span are used and the report says so.
 
 Replays give the same summary when the flow calls `observe_joined` in the order the engine
@@ -26,9 +26,8 @@ samples of `k_all` rows of all predictions and `k_flagged` of flagged ones (scor
 `max_features` features, float32), histograms, and label cells for at most `max_values` values
 of each dimension (versions, reviewers, up to `max_segment_keys` segment keys); a timeline of at
 most `timeline_horizon / step` points for the model key and at most `timeline_keys` segment
-keys (preferring those that were unhealthy last); the last
-`recent_false_positives` false positives and the features of the last `recent_flagged` flagged
-predictions. tests/diagnosis/test_sketch_memory.py measures it.
+keys (preferring those that were unhealthy last); the last `recent_false_positives` false
+positives and the features of the last `recent_flagged` flagged predictions. tests/diagnosis/test_sketch_memory.py measures it.
 """
 
 from __future__ import annotations
@@ -228,9 +227,11 @@ class DiagnosticSketch:
     # --- the report's data ---------------------------------------------------------------
 
     def _periods(self, t: float) -> tuple[list[Slice], list[Slice], dict[str, Any]]:
-        # whole slices that ended by t: a prediction after t never counts, however early it
-        # arrived, so a replay gives the same report
-        stop = int(t // self.width)
+        # the SLO window's slices up to t, the slice t falls in included: a fast-burn alert
+        # fires minutes after a change, and those minutes are what the report must show. The
+        # engine hands the sketch predictions and labels only once its clock has passed them,
+        # so the slice holds exactly what came before t, in a replay too.
+        stop = int(t // self.width) + (1 if t % self.width else 0)
         first = stop - max(1, round(self.spec.window / self.width))
         current = [s for i, s in sorted(self.slices.items()) if first <= i < stop]
         span = [(i, s) for i, s in sorted(self.slices.items())
