@@ -36,8 +36,9 @@ USER 10001:10001
 WORKDIR /var/lib/slo-monitor
 
 # 9464: Prometheus metrics of process 0 (`--metrics-port`; process i serves PORT+i).
+# 9465: the status page of process 0 (`--status-port`).
 # 2101: Bytewax cluster traffic between processes (`--addresses`), in a multi-process deployment.
-EXPOSE 9464 2101
+EXPOSE 9464 9465 2101
 
 ENTRYPOINT ["slo-monitor"]
 CMD ["--help"]

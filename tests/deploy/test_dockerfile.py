@@ -99,8 +99,13 @@ def test_the_image_prepares_the_recovery_directory_the_deployments_mount(dockerf
     assert "monitor-recovery:/var/lib/slo-monitor/recovery" in compose
 
 
-def test_exposed_ports_are_the_metrics_and_cluster_ports(dockerfile):
-    from slo_monitor.run import FIRST_CLUSTER_PORT
+def test_exposed_ports_are_the_metrics_status_page_and_cluster_ports(dockerfile):
+    import argparse
+
+    from slo_monitor.run import FIRST_CLUSTER_PORT, add_run_arguments
 
     exposed = {int(port) for keyword, args in dockerfile if keyword == "EXPOSE" for port in args.split()}
-    assert exposed == {9464, FIRST_CLUSTER_PORT}
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser, "127.0.0.1:9092")
+    status_port = parser.parse_args(["--config", "x.yaml"]).status_port
+    assert exposed == {9464, status_port, FIRST_CLUSTER_PORT}
