@@ -12,6 +12,8 @@ Checks, in order (the first that applies decides, and its reason is audited):
 3. ``min_labels``: the alert's window holds too few labels to justify the action;
 4. ``cooldown``: the same action ran for the same model less than `cooldown` ago;
 5. ``daily_limit``: the model already had `max_actions_per_day` actions in the last 24 hours.
+   Read-only actions (the diagnostic report) neither count toward the limit nor are held back
+   by it: the limit is there to stop a loop of changes, and a report changes nothing.
 
 What passes runs live, or in dry-run/approval mode is only audited; those "would-have-run"
 entries count for the guardrails of the same mode only, so a dry-run trail reads exactly like
@@ -50,6 +52,7 @@ DUPLICATE = "duplicate"
 DISABLED = "disabled"
 MIN_LABELS = "min_labels"
 COOLDOWN = "cooldown"
+READ_ONLY_ACTIONS = frozenset({"diagnostic_report"})  # change nothing: outside the daily limit
 DAILY_LIMIT = "daily_limit"
 
 # outcomes of audit records; "taken" ones count for cooldown and the daily limit of their mode
@@ -159,8 +162,8 @@ def decide(alert: Alert, action: str, playbook: Playbook, ledger: ActionLedger) 
                               f"its cooldown of {format_duration(options.cooldown)} lasts until "
                               f"{rfc3339(last.event_time + options.cooldown)} (alert at {rfc3339(t)})")
     limit = playbook.max_actions_per_day
-    if limit is not None:
-        recent = ledger.taken_between(model, taken, t - DAY, t)
+    if limit is not None and action not in READ_ONLY_ACTIONS:
+        recent = [e for e in ledger.taken_between(model, taken, t - DAY, t) if e.action not in READ_ONLY_ACTIONS]
         if len(recent) >= limit:
             return skip(DAILY_LIMIT, f"{len(recent)} action(s) on {model} in the 24h before {rfc3339(t)} "
                                      f"({', '.join(sorted({e.action for e in recent}))}); the limit is {limit} per day")

@@ -74,6 +74,16 @@ def test_daily_limit_counts_every_action_on_the_model_over_24h():
     assert decide(at(2, "a5"), "rollback", book({"defaults": {"max_actions_per_day": None}}), ledger).rule == "cooldown"
 
 
+def test_reports_change_nothing_so_the_daily_limit_neither_counts_nor_stops_them():
+    ledger = ActionLedger()
+    limited = book({"defaults": {"max_actions_per_day": 1, "rollback": {"cooldown": "1m"}}})
+    taken(ledger, at(0, "a1"), "diagnostic_report")
+    assert decide(at(1, "a2"), "rollback", limited, ledger).go        # the report did not count
+    taken(ledger, at(1, "a2"), "rollback")
+    assert decide(at(2, "a3"), "rollback", limited, ledger).rule == "daily_limit"
+    assert decide(at(2, "a3"), "diagnostic_report", limited, ledger).go
+
+
 def test_duplicates_of_any_final_decision_are_skipped_but_skips_are_decided_again():
     ledger = ActionLedger()
     a = at(0, "a1")
