@@ -51,7 +51,7 @@ from slo.diagnosis.triage import triage
 from slo.drift.cbpe import score_bin
 from slo.drift.config import DriftSpec
 from slo.drift.features import SCORE, FeatureCodec
-from slo.drift.monitor import _plain, _priority
+from slo.drift.monitor import plain_json, sample_priority
 from slo.drift.window import WindowData, merge
 from slo.snapshots import AlertEvent, StatusSnapshot
 from slo.spec import SloSpec
@@ -134,7 +134,7 @@ class DiagnosticSketch:
         group = int(flagged)
         score = prediction.score
         cell = score_bin(score, self.score_bins)
-        priority = _priority(prediction.prediction_id)
+        priority = sample_priority(prediction.prediction_id)
         row = None
         for bucket in ((s.all, s.flagged) if flagged else (s.all,)):
             bucket.n += 1
@@ -334,7 +334,7 @@ class DiagnosticSketch:
         for period in summary["periods"].values():
             for k in ("start", "end"):
                 period[k] = format_event_time(period[k]) if period[k] is not None else None
-        return _plain(summary)
+        return plain_json(summary)
 
     def _without(self, groups, rows: list[dict[str, Any]], ref_rate: Rate) -> dict[str, Any] | None:
         worse = {r["value"] for r in rows if r["worse"]}

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from slo.drift.features import OTHER
-from slo.drift.window import LABEL_FIELDS, N_NEG, N_POS, W2_NEG, W2_POS, W_NEG, W_POS, Bucket
+from slo.drift.window import LABEL_FIELDS, Bucket, add_label_cell
 
 # label-delay histogram bin edges, in seconds (the last bin is open)
 DELAY_EDGES: tuple[float, ...] = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
@@ -76,18 +76,6 @@ class GroupTable:
 
     def __setstate__(self, state) -> None:
         self.index, self.cells, self.extra, self.max_values = state
-
-
-def add_label_cell(cell: np.ndarray, positive: bool, weight: float) -> None:
-    """Add one label of HT weight `weight` to a cell of LABEL_FIELDS sums."""
-    if positive:
-        cell[N_POS] += 1.0
-        cell[W_POS] += weight
-        cell[W2_POS] += weight * weight
-    else:
-        cell[N_NEG] += 1.0
-        cell[W_NEG] += weight
-        cell[W2_NEG] += weight * weight
 
 
 class Slice:

@@ -95,7 +95,7 @@ class DriftSnapshot:
             "warning": self.warning.to_record() if self.warning else None,
             "dropped": dict(self.dropped),
         }
-        return _plain(record)
+        return plain_json(record)
 
 
 class DriftMonitor:
@@ -153,7 +153,7 @@ class DriftMonitor:
             return
         if score is not None and not math.isfinite(score):
             score = None            # the schema forbids it; never let one value break a bin
-        priority = _priority(key) if key is not None else self._rng.random()
+        priority = sample_priority(key) if key is not None else self._rng.random()
         group = 1 if flagged else 0
         cell = score_bin(score, self.config.score_bins)
         row = None
@@ -278,7 +278,7 @@ class DriftMonitor:
         return len(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _priority(key: str) -> float:
+def sample_priority(key: str) -> float:
     """A uniform number in [0, 1) from a key, the same on every run."""
     digest = hashlib.blake2b(key.encode(), digest_size=7).digest()
     return int.from_bytes(digest, "big") / 2.0 ** 56
@@ -305,12 +305,12 @@ def _times(d: dict[str, Any], keys: tuple[str, ...] = ("start", "end")) -> dict[
     return {k: (rfc3339(v) if k in keys and v is not None else v) for k, v in d.items()}
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     """Plain JSON types: numpy scalars to Python, NaN and infinities to None."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_json(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

@@ -115,15 +115,7 @@ class Bucket:
         self.labels = np.zeros((2, label_bins or score_bins + 1, LABEL_FIELDS))
 
     def add_label(self, group: int, score_bin: int, positive: bool, weight: float) -> None:
-        cell = self.labels[group, score_bin if self.labels.shape[1] > 1 else 0]
-        if positive:
-            cell[N_POS] += 1.0
-            cell[W_POS] += weight
-            cell[W2_POS] += weight * weight
-        else:
-            cell[N_NEG] += 1.0
-            cell[W_NEG] += weight
-            cell[W2_NEG] += weight * weight
+        add_label_cell(self.labels[group, score_bin if self.labels.shape[1] > 1 else 0], positive, weight)
 
     def __getstate__(self):
         return (self.n, self.flagged, self.sample, self.hist, self.labels)
@@ -237,3 +229,16 @@ class BucketRing:
     def __setstate__(self, state) -> None:
         for name, value in state.items():
             setattr(self, name, value)
+
+
+def add_label_cell(cell: np.ndarray, positive: bool, weight: float) -> None:
+    """Add one label of Horvitz-Thompson weight `weight` to a cell of label sums
+    (count, weight and squared weight of positives and of negatives)."""
+    if positive:
+        cell[N_POS] += 1.0
+        cell[W_POS] += weight
+        cell[W2_POS] += weight * weight
+    else:
+        cell[N_NEG] += 1.0
+        cell[W_NEG] += weight
+        cell[W2_NEG] += weight * weight
