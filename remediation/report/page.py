@@ -53,7 +53,7 @@ def render_html(summary: dict[str, Any]) -> str:
         f'&middot; version {esc(alert.get("model_version") or "unknown")}</p>',
         f'<p>{esc(alert.get("reason", ""))}</p>',
         _verdict(summary), _timeline(summary), _confusion(summary), _segments(summary),
-        _drift(summary), _upstream(summary), _score(summary), _versions(summary),
+        _drift(summary), _drift_monitor(summary), _upstream(summary), _score(summary), _versions(summary),
         _reviewers(summary), _false_positives(summary),
         f'<p class="muted">{_periods(summary)}</p>', "</body></html>"]
     return "\n".join(parts)
@@ -156,6 +156,31 @@ def _drift(summary: dict[str, Any]) -> str:
     return _section("drift", "Feature drift, now vs reference",
                     "<h3>Flagged predictions</h3>", chart, _drift_table(flagged),
                     "<h3>All predictions (the inputs)</h3>", _drift_table(every))
+
+
+def _drift_monitor(summary: dict[str, Any]) -> str:
+    """The SLO's own drift monitor (a ``drift:`` block), as of its last evaluation: label-free."""
+    record = summary.get("drift_monitor")
+    if not record:
+        return ""
+    estimate = record.get("estimated_metric") or {}
+    rate = record.get("flagged_rate") or {}
+    rows = [("status", record.get("status")), ("why", record.get("reason")),
+            ("evaluated at", record.get("event_time")),
+            ("drifted features", ", ".join(record.get("drifted") or []) or "none"),
+            ("estimated metric (no labels)", estimate.get("estimate")),
+            ("its interval", f"{_plain_number(estimate.get('lower'))} to {_plain_number(estimate.get('upper'))}"),
+            ("same estimate in the reference", estimate.get("reference")),
+            ("realized, from labels", estimate.get("realized")),
+            ("flagged rate now / reference",
+             f"{_plain_number(rate.get('current'))} / {_plain_number(rate.get('reference'))}")]
+    return _section("drift-monitor", "Label-free signals (the SLO's drift monitor)",
+                    _table(["signal", "value"], rows, 2))
+
+
+def _plain_number(x: Any) -> str:
+    """A number as text for a table cell that `_table` escapes (so no HTML entities here)."""
+    return "-" if x is None else f"{x:.3f}"
 
 
 def _upstream(summary: dict[str, Any]) -> str:

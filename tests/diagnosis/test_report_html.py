@@ -88,3 +88,20 @@ def test_user_supplied_strings_render_as_text():
 def test_report_names_and_urls_come_from_the_alert_id_only():
     assert report_url("https://status.example.com", "a-1") == "https://status.example.com/reports/a-1.html"
     assert "/" not in report_file_name("../../x") and ".." not in report_file_name("../../x")
+
+
+def test_the_drift_monitor_record_gets_its_own_section_when_the_slo_has_one():
+    from remediation.report.page import render_html
+
+    summary = {"alert": {"alert_id": "a"}, "slo": {"name": "p", "model_id": "m"},
+               "drift_monitor": {"status": "warning", "reason": "amount drifted <b>", "drifted": ["amount"],
+                                 "event_time": "2026-11-26T12:00:00Z",
+                                 "estimated_metric": {"estimate": 0.91, "lower": 0.88, "upper": 0.94,
+                                                      "reference": 0.97, "realized": None},
+                                 "flagged_rate": {"current": 0.12, "reference": 0.1}}}
+    page = render_html(summary)
+    section = page[page.index('<section id="drift-monitor">'):]
+    section = section[:section.index("</section>")]
+    assert "warning" in section and "amount drifted &lt;b&gt;" in section
+    assert "0.880 to 0.940" in section and "0.120 / 0.100" in section
+    assert 'id="drift-monitor"' not in render_html({k: v for k, v in summary.items() if k != "drift_monitor"})
