@@ -13,7 +13,7 @@ from bytewax.connectors.kafka import KafkaSourceMessage
 
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
 from schemas.dead_letter import DeadLetter
-from schemas.decode import DecodeError, decode_label, decode_prediction
+from schemas.decode import DecodeError, label_fields, prediction_fields
 
 _SEGMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
 _MAX_INTERNED_SEGMENTS = 100_000
@@ -33,22 +33,17 @@ def decode_message(message: KafkaSourceMessage, labels_topic: str) -> DecodedEve
     offset = message.offset if message.offset is not None else -1
     try:
         if message.topic == labels_topic:
-            label = decode_label(message.value)
+            label = label_fields(message.value)
             return DecodedEvent(
                 LABELS,
                 partition,
                 label.timestamp,
                 label.prediction_id,
-                PendingLabel(
-                    labeled_at=label.timestamp,
-                    label=label.label,
-                    model_id=_intern(label.model_id),
-                    reviewer=_intern(label.reviewer),
-                    partition=partition,
-                    offset=offset,
-                ),
+                # positional: a NamedTuple built with keywords costs twice as much
+                PendingLabel(label.timestamp, label.label, _intern(label.model_id), _intern(label.reviewer),
+                             partition, offset),
             )
-        prediction = decode_prediction(message.value)
+        prediction = prediction_fields(message.value)
     except DecodeError as error:
         return DeadLetter(message.topic or "?", partition, offset, str(error), message.value, message.key)
     return DecodedEvent(
@@ -57,13 +52,13 @@ def decode_message(message: KafkaSourceMessage, labels_topic: str) -> DecodedEve
         prediction.timestamp,
         prediction.prediction_id,
         PendingPrediction(
-            predicted_at=prediction.timestamp,
-            model_id=sys.intern(prediction.model_id),
-            model_version=_intern(prediction.model_version),
-            predicted_label=prediction.predicted_label,
-            review_probability=float(prediction.review_probability),
-            score=None if prediction.score is None else float(prediction.score),
-            segment=_shared_segment(prediction.segment),
+            prediction.timestamp,
+            sys.intern(prediction.model_id),
+            _intern(prediction.model_version),
+            prediction.predicted_label,
+            prediction.review_probability,
+            prediction.score,
+            _shared_segment(prediction.segment),
         ),
     )
 

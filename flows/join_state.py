@@ -93,7 +93,9 @@ class JoinShard:
         self._prediction_deadlines = DeadlineBuckets(settings.expiry_granularity)
         self._label_deadlines = DeadlineBuckets(settings.expiry_granularity)
         self._progress: dict[tuple[str, int], float] = {}
-        self._seen: dict[tuple[str, tuple, float], int] = {}
+        # Prediction counts per minute and (model_id, segment), held until the clock passes the
+        # minute (see `signals`).
+        self._seen: dict[float, dict[tuple[str, tuple], int]] = {}
         self._clock_sent = float("-inf")
 
     # -- input -------------------------------------------------------------------------------
@@ -103,8 +105,12 @@ class JoinShard:
             return [Outcome(PREDICTION_DUPLICATE, prediction_id)]
         label = self.labels.pop(prediction_id, None)
         self._remember_until_expiry(prediction_id, prediction.predicted_at)
-        seen_key = (prediction.model_id, prediction.segment, prediction.predicted_at // 60.0 * 60.0)
-        self._seen[seen_key] = self._seen.get(seen_key, 0) + 1
+        minute = prediction.predicted_at // 60.0 * 60.0
+        counts = self._seen.get(minute)
+        if counts is None:
+            counts = self._seen[minute] = {}
+        seen_key = (prediction.model_id, prediction.segment)
+        counts[seen_key] = counts.get(seen_key, 0) + 1
         if label is None:
             self.predictions[prediction_id] = prediction
             return []
@@ -155,20 +161,40 @@ class JoinShard:
         return min(times)
 
     def signals(self, clock_step: float) -> list[Outcome]:
-        """Prediction counts since the last call, and the clock when it crossed a step.
+        """Prediction counts of the minutes the clock has passed, and the clock when it crossed a step.
 
         The clock is the event time *both* inputs have reached (the slower one governs); the
         SLO engine evaluates up to the minimum clock of all shards. Counts come first, so the
-        engine has them before it evaluates the minute they belong to.
+        engine has them before it evaluates the minute they belong to. The engine cannot
+        evaluate past a minute before this shard's clock has passed it, so a minute's counts
+        are held until then and sent once, summed, instead of once per batch (which made
+        about one count per prediction); counts of a minute already passed (late predictions)
+        go out at once.
         """
-        out = [Outcome(PREDICTIONS_SEEN, "", (*key, count)) for key, count in self._seen.items()]
-        self._seen.clear()
+        clock = None
         predictions, labels = self.watermark(PREDICTIONS), self.watermark(LABELS)
         if predictions is not None and labels is not None:
             clock = min(predictions, labels) // clock_step * clock_step
             if clock > self._clock_sent:
                 self._clock_sent = clock
-                out.append(Outcome(CLOCK, "", clock))
+            else:
+                clock = None
+        out = self._counts_before(self._clock_sent)
+        if clock is not None:
+            out.append(Outcome(CLOCK, "", clock))
+        return out
+
+    def held_counts(self) -> list[Outcome]:
+        """Every prediction count still held (at the end of the input)."""
+        return self._counts_before(float("inf"))
+
+    def _counts_before(self, time: float) -> list[Outcome]:
+        out: list[Outcome] = []
+        if not self._seen:
+            return out
+        for minute in sorted(m for m in self._seen if m < time):
+            out.extend(Outcome(PREDICTIONS_SEEN, "", (model_id, segment, minute, count))
+                       for (model_id, segment), count in self._seen.pop(minute).items())
         return out
 
     def pending(self) -> list[Outcome]:
@@ -213,6 +239,16 @@ class JoinShard:
 
     # -- recovery ----------------------------------------------------------------------------
 
+    def __setstate__(self, state: dict) -> None:
+        seen = state.get("_seen")
+        if seen and not isinstance(next(iter(seen.values())), dict):
+            # a snapshot from before counts were held per minute: {(model, segment, minute): n}
+            grouped: dict[float, dict[tuple[str, tuple], int]] = {}
+            for (model_id, segment, minute), count in seen.items():
+                grouped.setdefault(minute, {})[(model_id, segment)] = count
+            state["_seen"] = grouped
+        self.__dict__.update(state)
+
     def snapshot(self) -> JoinShard:
         """An independent copy for Bytewax recovery (values are immutable tuples)."""
         twin = JoinShard.__new__(JoinShard)
@@ -223,6 +259,6 @@ class JoinShard:
         twin._prediction_deadlines = self._prediction_deadlines.copy()
         twin._label_deadlines = self._label_deadlines.copy()
         twin._progress = dict(self._progress)
-        twin._seen = dict(self._seen)
+        twin._seen = {minute: dict(counts) for minute, counts in self._seen.items()}
         twin._clock_sent = self._clock_sent
         return twin
