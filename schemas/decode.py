@@ -134,35 +134,45 @@ _LONGEST_STRING = MAX_STRING_VALUE * 4   # the models' str_max_length, for every
 
 def plain_prediction(document: dict) -> PredictionFields | None:
     """The fields of a plainly valid prediction document, or None to let the model decide."""
+    get = document.get
     try:
         prediction_id = document["prediction_id"]
         model_id = document["model_id"]
-        model_version = document.get("model_version")
+        model_version = get("model_version")
         predicted_label = document["predicted_label"]
-        score = document.get("score")
-        review_probability = document.get("review_probability", 1.0)
-        segment = document.get("segment", _NO_SEGMENT)
-        features = document.get("features", _NO_SEGMENT)
-        if not (_is_id(prediction_id) and _is_name(model_id) and (model_version is None or _is_name(model_version))
-                and _is_class_label(predicted_label)):
+        score = get("score")
+        review_probability = get("review_probability", 1.0)
+        segment = get("segment", _MISSING)
+        features = get("features", _MISSING)
+        kind = type(predicted_label)
+        if not (type(prediction_id) is str and 0 < len(prediction_id) <= MAX_ID_LENGTH
+                and type(model_id) is str and 0 < len(model_id) <= MAX_NAME_LENGTH
+                and (model_version is None
+                     or (type(model_version) is str and 0 < len(model_version) <= MAX_NAME_LENGTH))
+                and (kind is int or kind is bool or (kind is str and len(predicted_label) <= _LONGEST_STRING))):
             return None
         if score is not None:
-            score = _unit_float(score)
-            if score is None:
+            kind = type(score)
+            if kind is not float and kind is not int:
                 return None
-        review_probability = _unit_float(review_probability)
-        if review_probability is None or review_probability == 0.0:
+            score = float(score)
+            if not 0.0 <= score <= 1.0:
+                return None
+        kind = type(review_probability)
+        if kind is not float and kind is not int:
             return None
-        if segment is not _NO_SEGMENT:
-            if type(segment) is not dict or len(segment) > MAX_SEGMENT_KEYS:
-                return None
+        review_probability = float(review_probability)
+        if not 0.0 < review_probability <= 1.0:
+            return None
+        if segment is _MISSING:
+            segment = {}
+        elif type(segment) is not dict or len(segment) > MAX_SEGMENT_KEYS:
+            return None
+        else:
             for key, value in segment.items():
                 if len(key) > _LONGEST_STRING or type(value) is not str or len(value) > MAX_STRING_VALUE:
                     return None
-            segment = dict(segment)
-        else:
-            segment = {}
-        if features is not _NO_SEGMENT and not _plain_features(features):
+        if features is not _MISSING and not _plain_features(features):
             return None
         timestamp = parse_event_time(document["timestamp"])
     except Exception:  # noqa: BLE001 - whatever it is, the model gives the verdict and the reason
@@ -188,7 +198,7 @@ def plain_label(document: dict) -> LabelFields | None:
     return LabelFields(prediction_id, label, timestamp, model_id, reviewer)
 
 
-_NO_SEGMENT: dict = {}   # a missing "segment" or "features" (null is not allowed for either)
+_MISSING: dict = {}   # a missing "segment" or "features" (null is not allowed for either)
 
 
 def _is_id(value: Any) -> bool:
@@ -202,15 +212,6 @@ def _is_name(value: Any) -> bool:
 def _is_class_label(value: Any) -> bool:
     kind = type(value)
     return kind is bool or kind is int or (kind is str and len(value) <= _LONGEST_STRING)
-
-
-def _unit_float(value: Any) -> float | None:
-    """A JSON number in [0, 1] as a float, or None (bool, NaN and strings are the model's to judge)."""
-    kind = type(value)
-    if kind is not float and kind is not int:
-        return None
-    value = float(value)
-    return value if 0.0 <= value <= 1.0 else None
 
 
 def _plain_features(features: Any) -> bool:

@@ -211,13 +211,47 @@ def test_prediction_counts_are_held_until_the_clock_passes_their_minute_and_sent
             assert all(minute >= outcome.detail for _, _, minute, _ in later)
 
 
-def test_a_snapshot_with_the_former_flat_counts_is_restored():
+def test_a_snapshot_from_before_packing_and_per_minute_counts_is_restored():
     import pickle
 
     shard = JoinShard(SETTINGS)
     shard.add_prediction("p1", prediction(T0 + 5))
-    state = shard.__dict__ | {"_seen": {("fraud", (("country", "US"),), T0): 1}}
+    state = {key: value for key, value in shard.__dict__.items() if key not in ("_metas", "_meta_index", "_meta_limit")}
+    state["predictions"] = {"p1": prediction(T0 + 5)}                # PendingPrediction values
+    state["_seen"] = {("fraud", (("country", "US"),), T0): 1}        # flat counts
     old = JoinShard.__new__(JoinShard)
     old.__dict__.update(state)
     restored = pickle.loads(pickle.dumps(old))
     assert [o.detail for o in restored.held_counts()] == [("fraud", (("country", "US"),), T0, 1)]
+    assert restored.pending_prediction("p1") == prediction(T0 + 5)
+    [joined] = restored.add_label("p1", label(T0 + 60))
+    assert joined.kind == JOINED and joined.detail.predicted_at == T0 + 5
+
+
+def test_pending_predictions_come_back_exactly_as_they_went_in():
+    shard = JoinShard(SETTINGS)
+    made = {
+        "a": PendingPrediction(T0 + 0.123456789, "m", None, True, 1.0, None, ()),
+        "b": PendingPrediction(T0, "m", None, 1, 0.1, 0.0, (("country", "US"),)),   # 1, not True
+        "c": PendingPrediction(T0, "m", "v2", "fraud", 1e-9, 1.0, (("a", "x"), ("b", "y"))),
+        "d": PendingPrediction(T0, "m", None, False, 0.3333333333333333, -0.0, ()),
+    }
+    for pid, pending in made.items():
+        shard.add_prediction(pid, pending)
+    for pid, pending in made.items():
+        back = shard.pending_prediction(pid)
+        assert back == pending and [type(x) for x in back] == [type(x) for x in pending]
+    assert shard.snapshot().pending_prediction("c") == made["c"]
+
+
+def test_the_table_of_distinct_prediction_attributes_stays_bounded():
+    from flows.join_state import _MIN_META_TABLE
+
+    shard = JoinShard(SETTINGS)
+    for i in range(3 * _MIN_META_TABLE):   # a segment value per prediction; most get their label
+        shard.add_prediction(f"p{i}", PendingPrediction(T0, "m", None, 1, 1.0, 0.5, (("user", str(i)),)))
+        if i % 10:
+            shard.add_label(f"p{i}", label(T0 + 1))
+    assert len(shard._metas) <= 2 * _MIN_META_TABLE
+    for i in range(0, 3 * _MIN_META_TABLE, 10):
+        assert shard.pending_prediction(f"p{i}").segment == (("user", str(i)),)
