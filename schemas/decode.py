@@ -114,9 +114,7 @@ def prediction_fields(raw: bytes | None) -> PredictionFields:
     fields = plain_prediction(document)
     if fields is not None:
         return fields
-    p = _validate(document, Prediction)
-    return PredictionFields(p.prediction_id, p.model_id, p.model_version, p.timestamp, p.predicted_label,
-                            None if p.score is None else float(p.score), float(p.review_probability), p.segment)
+    return prediction_fields_of(_validate(document, Prediction))
 
 
 def label_fields(raw: bytes | None) -> LabelFields:
@@ -125,7 +123,15 @@ def label_fields(raw: bytes | None) -> LabelFields:
     fields = plain_label(document)
     if fields is not None:
         return fields
-    label = _validate(document, Label)
+    return label_fields_of(_validate(document, Label))
+
+
+def prediction_fields_of(p: Prediction) -> PredictionFields:
+    return PredictionFields(p.prediction_id, p.model_id, p.model_version, p.timestamp, p.predicted_label,
+                            None if p.score is None else float(p.score), float(p.review_probability), p.segment)
+
+
+def label_fields_of(label: Label) -> LabelFields:
     return LabelFields(label.prediction_id, label.label, label.timestamp, label.model_id, label.reviewer)
 
 
