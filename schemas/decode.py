@@ -106,9 +106,10 @@ class LabelFields(NamedTuple):
 def prediction_fields(raw: bytes | None) -> PredictionFields:
     """`decode_prediction`, keeping only the fields the monitor uses: same verdict, same reason.
 
-    >>> prediction_fields(b'{"prediction_id": "a", "model_id": "m", "timestamp": 1795690800, '
-    ...                   b'"predicted_label": 1, "score": 1}')
-    PredictionFields(prediction_id='a', model_id='m', model_version=None, timestamp=1795690800.0, predicted_label=1, score=1.0, review_probability=1.0, segment={})
+    >>> fields = prediction_fields(b'{"prediction_id": "a", "model_id": "m", "timestamp": 1795690800, '
+    ...                            b'"predicted_label": 1, "score": 1}')
+    >>> fields.timestamp, fields.score, fields.review_probability, fields.segment
+    (1795690800.0, 1.0, 1.0, {})
     """
     document = _document(raw, Prediction)
     fields = plain_prediction(document)

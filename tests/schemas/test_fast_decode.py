@@ -143,8 +143,9 @@ def test_the_simulators_records_take_the_fast_path():
     from simulator.scenarios import stable
     from simulator.streams import TrafficGenerator
 
+    population = Population(segments={"country": {"US": 1.0, "DE": 1.0}})
     generator = TrafficGenerator(stable(Behaviour()), start=1795690800.0, duration=600.0, rate_per_hour=6000,
-                                 seed=3, model_id="m", population=Population(segments={"country": {"US": 1.0, "DE": 1.0}}))
+                                 seed=3, model_id="m", population=population)
     kinds = set()
     for kind, _, record in generator.events():
         kinds.add(kind)
