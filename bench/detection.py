@@ -332,7 +332,8 @@ def main() -> None:
             per_month = s.false_pages * 30 / case.days
             delay = minutes(s.first_detection) if case.crossing is not None else "n/a"
             extra = f"{s.starvation} starvation warning(s) after the change (labels did stop)" if s.starvation else ""
-            rows.append([f"{case.name} ({case.days:g} d)", NAMES[detector], s.false_text(), f"{per_month:.1f}",
+            name = "slo-monitor (--alerting rules)" if detector == "ours" and args.alerting else NAMES[detector]
+            rows.append([f"{case.name} ({case.days:g} d)", name, s.false_text(), f"{per_month:.1f}",
                          delay, s.detail if case.crossing is not None else extra])
     watch.stop()
     print(f"Simulated at {args.rate:,.0f} predictions/h (~{args.rate * 0.1:,.0f} flagged labels/h, of which the "
