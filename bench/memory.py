@@ -83,10 +83,10 @@ def child_join(count: int, traced: bool) -> dict:
         pid, pending = next(iter(shard.predictions.items()))
         result["parts"] = {
             "id string": sys.getsizeof(pid),
-            "PendingPrediction tuple": sys.getsizeof(pending),
-            "its floats (time, review probability, score)": 3 * sys.getsizeof(1.5),
+            "packed record (time, review probability, score, attribute index)": sys.getsizeof(pending),
             "dict slot (predictions)": _dict_bytes(shard.predictions) / count,
             "deadline list slot": 8,
+            "shared table of (model, version, label, segment)": sum(map(sys.getsizeof, shard._metas)) / count,
         }
     return result
 

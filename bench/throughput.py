@@ -203,7 +203,8 @@ def profile_in_process(config: Path, inputs: tuple[str, str], stem: str, top: in
 # times add up.
 PROFILE_STAGES = (
     ("Kafka consume (bytewax KafkaSource.next_batch)", [("connectors/kafka/__init__.py", "next_batch")]),
-    ("decode: JSON, pydantic validation, timestamps, input metric", [("flows/join_flow.py", "_counted_decode")]),
+    ("decode: JSON, validation (hand checks, pydantic for the rest), timestamps, input metric",
+     [("flows/join_flow.py", "_counted_decode")]),
     ("partition clock and shard routing", [("flows/partition_clock.py", "on_batch")]),
     ("join shards (incl. prediction-count signals)", [("flows/join_operator.py", "on_batch")]),
     ("outcome metrics", [("flows/join_flow.py", "_counted_outcome")]),

@@ -14,7 +14,7 @@ from bytewax.connectors.kafka import KafkaSourceMessage
 
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
 from schemas.dead_letter import DeadLetter
-from schemas.decode import DecodeError, decode_label, decode_prediction
+from schemas.decode import DecodeError, decode_prediction, label_fields, prediction_fields
 from schemas.events import Prediction
 
 _SEGMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
@@ -43,22 +43,20 @@ def decode_message(
     offset = message.offset if message.offset is not None else -1
     try:
         if message.topic == labels_topic:
-            label = decode_label(message.value)
+            label = label_fields(message.value)
             return DecodedEvent(
                 LABELS,
                 partition,
                 label.timestamp,
                 label.prediction_id,
-                PendingLabel(
-                    labeled_at=label.timestamp,
-                    label=label.label,
-                    model_id=_intern(label.model_id),
-                    reviewer=_intern(label.reviewer),
-                    partition=partition,
-                    offset=offset,
-                ),
+                # positional: a NamedTuple built with keywords costs twice as much
+                PendingLabel(label.timestamp, label.label, _intern(label.model_id), _intern(label.reviewer),
+                             partition, offset),
             )
-        prediction = decode_prediction(message.value)
+        prediction = prediction_fields(message.value)
+        details = None
+        if keep_details is not None and keep_details(prediction.model_id):
+            details = decode_prediction(message.value)  # the whole model: features too (valid, so no error)
     except DecodeError as error:
         return DeadLetter(message.topic or "?", partition, offset, str(error), message.value, message.key)
     return DecodedEvent(
@@ -67,15 +65,15 @@ def decode_message(
         prediction.timestamp,
         prediction.prediction_id,
         PendingPrediction(
-            predicted_at=prediction.timestamp,
-            model_id=sys.intern(prediction.model_id),
-            model_version=_intern(prediction.model_version),
-            predicted_label=prediction.predicted_label,
-            review_probability=float(prediction.review_probability),
-            score=None if prediction.score is None else float(prediction.score),
-            segment=_shared_segment(prediction.segment),
+            prediction.timestamp,
+            sys.intern(prediction.model_id),
+            _intern(prediction.model_version),
+            prediction.predicted_label,
+            prediction.review_probability,
+            prediction.score,
+            _shared_segment(prediction.segment),
         ),
-        prediction if keep_details is not None and keep_details(prediction.model_id) else None,
+        details,
     )
 
 

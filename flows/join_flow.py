@@ -142,7 +142,7 @@ def with_input_partitions(settings: FlowSettings) -> JoinSettings:
 
 
 def _counted_decode(message: Any, labels_topic: str, keep_details: Any = None) -> DecodedEvent | DeadLetter:
-    metrics.RECORDS_IN.labels(message.topic).inc()
+    metrics.labelled(metrics.RECORDS_IN, message.topic).inc()
     return decode_message(message, labels_topic, keep_details)
 
 
@@ -151,7 +151,7 @@ def _counted_outcome(keyed: tuple[str, Outcome]) -> Outcome:
     if outcome.kind == CLOCK:
         return outcome._replace(prediction_id=shard)  # the engine needs to know whose clock it is
     if outcome.kind in RECORD_OUTCOMES:
-        metrics.JOIN_OUTCOMES.labels(outcome.kind).inc()
+        metrics.labelled(metrics.JOIN_OUTCOMES, outcome.kind).inc()
     if outcome.kind == JOINED:
         metrics.LABEL_DELAY.observe(max(0.0, outcome.detail.label_delay))
     return outcome

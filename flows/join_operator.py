@@ -46,7 +46,8 @@ class JoinShardLogic(StatefulBatchLogic):
         return outcomes, False
 
     def on_eof(self) -> tuple[list[Outcome], bool]:
-        return (self.shard.pending() if self.report_pending_at_end else []), False
+        pending = self.shard.pending() if self.report_pending_at_end else []
+        return self.shard.held_counts() + pending, False
 
     def snapshot(self) -> JoinShard:
         return self.shard.snapshot()

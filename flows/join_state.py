@@ -15,6 +15,7 @@ the prediction goes on waiting.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -74,6 +75,15 @@ class PendingLabel(NamedTuple):
     offset: int
 
 
+# A pending prediction is held as 28 packed bytes (a 64-byte object, where the PendingPrediction
+# tuple and its three floats took 192): predicted_at, review_probability, score (NaN for none;
+# a valid score is never NaN) and the index of its (model_id, model_version, predicted_label,
+# segment) in the shard's table of those, which few distinct values fill.
+_PACKED = struct.Struct("<dddI")
+_NO_SCORE = float("nan")
+_MIN_META_TABLE = 4096
+
+
 class Outcome(NamedTuple):
     kind: str
     prediction_id: str
@@ -85,7 +95,10 @@ class JoinShard:
 
     def __init__(self, settings: JoinSettings) -> None:
         self.settings = settings
-        self.predictions: dict[str, PendingPrediction] = {}
+        self.predictions: dict[str, bytes] = {}   # packed, see `_pack`
+        self._metas: list[tuple] = []              # (model_id, model_version, predicted_label, segment)
+        self._meta_index: dict[tuple, int] = {}
+        self._meta_limit = _MIN_META_TABLE          # compact the table when it reaches this
         self.labels: dict[str, PendingLabel] = {}
         # Joined ids are remembered until their prediction would have expired, so a late
         # duplicate label is recognised as a duplicate rather than waiting and expiring.
@@ -93,7 +106,9 @@ class JoinShard:
         self._prediction_deadlines = DeadlineBuckets(settings.expiry_granularity)
         self._label_deadlines = DeadlineBuckets(settings.expiry_granularity)
         self._progress: dict[tuple[str, int], float] = {}
-        self._seen: dict[tuple[str, tuple, float], int] = {}
+        # Prediction counts per minute and (model_id, segment), held until the clock passes the
+        # minute (see `signals`).
+        self._seen: dict[float, dict[tuple[str, tuple], int]] = {}
         self._clock_sent = float("-inf")
 
     # -- input -------------------------------------------------------------------------------
@@ -103,22 +118,31 @@ class JoinShard:
             return [Outcome(PREDICTION_DUPLICATE, prediction_id)]
         label = self.labels.pop(prediction_id, None)
         self._remember_until_expiry(prediction_id, prediction.predicted_at)
-        seen_key = (prediction.model_id, prediction.segment, prediction.predicted_at // 60.0 * 60.0)
-        self._seen[seen_key] = self._seen.get(seen_key, 0) + 1
+        minute = prediction.predicted_at // 60.0 * 60.0
+        counts = self._seen.get(minute)
+        if counts is None:
+            counts = self._seen[minute] = {}
+        seen_key = (prediction.model_id, prediction.segment)
+        counts[seen_key] = counts.get(seen_key, 0) + 1
         if label is None:
-            self.predictions[prediction_id] = prediction
+            self.predictions[prediction_id] = self._pack(prediction)
             return []
         return [self._match(prediction_id, prediction, label)]
 
     def add_label(self, prediction_id: str, label: PendingLabel) -> list[Outcome]:
         if prediction_id in self.joined or prediction_id in self.labels:
             return [Outcome(LABEL_DUPLICATE, prediction_id)]
-        prediction = self.predictions.pop(prediction_id, None)
-        if prediction is None:
+        packed = self.predictions.pop(prediction_id, None)
+        if packed is None:
             self.labels[prediction_id] = label
             self._label_deadlines.add(prediction_id, label.labeled_at + self.settings.label_wait_margin)
             return []
-        return [self._match(prediction_id, prediction, label)]
+        return [self._match(prediction_id, self._unpack(packed), label)]
+
+    def pending_prediction(self, prediction_id: str) -> PendingPrediction | None:
+        """The prediction waiting under `prediction_id`, if any."""
+        packed = self.predictions.get(prediction_id)
+        return None if packed is None else self._unpack(packed)
 
     def advance(self, source: str, partition: int, event_time: float) -> list[Outcome]:
         """Record that `source`'s `partition` has reached `event_time`; expire what is due."""
@@ -155,20 +179,40 @@ class JoinShard:
         return min(times)
 
     def signals(self, clock_step: float) -> list[Outcome]:
-        """Prediction counts since the last call, and the clock when it crossed a step.
+        """Prediction counts of the minutes the clock has passed, and the clock when it crossed a step.
 
         The clock is the event time *both* inputs have reached (the slower one governs); the
         SLO engine evaluates up to the minimum clock of all shards. Counts come first, so the
-        engine has them before it evaluates the minute they belong to.
+        engine has them before it evaluates the minute they belong to. The engine cannot
+        evaluate past a minute before this shard's clock has passed it, so a minute's counts
+        are held until then and sent once, summed, instead of once per batch (which made
+        about one count per prediction); counts of a minute already passed (late predictions)
+        go out at once.
         """
-        out = [Outcome(PREDICTIONS_SEEN, "", (*key, count)) for key, count in self._seen.items()]
-        self._seen.clear()
+        clock = None
         predictions, labels = self.watermark(PREDICTIONS), self.watermark(LABELS)
         if predictions is not None and labels is not None:
             clock = min(predictions, labels) // clock_step * clock_step
             if clock > self._clock_sent:
                 self._clock_sent = clock
-                out.append(Outcome(CLOCK, "", clock))
+            else:
+                clock = None
+        out = self._counts_before(self._clock_sent)
+        if clock is not None:
+            out.append(Outcome(CLOCK, "", clock))
+        return out
+
+    def held_counts(self) -> list[Outcome]:
+        """Every prediction count still held (at the end of the input)."""
+        return self._counts_before(float("inf"))
+
+    def _counts_before(self, time: float) -> list[Outcome]:
+        out: list[Outcome] = []
+        if not self._seen:
+            return out
+        for minute in sorted(m for m in self._seen if m < time):
+            out.extend(Outcome(PREDICTIONS_SEEN, "", (model_id, segment, minute, count))
+                       for (model_id, segment), count in self._seen.pop(minute).items())
         return out
 
     def pending(self) -> list[Outcome]:
@@ -189,7 +233,7 @@ class JoinShard:
     def _match(self, prediction_id: str, prediction: PendingPrediction, label: PendingLabel) -> Outcome:
         if label.model_id is not None and label.model_id != prediction.model_id:
             # The label is wrong, not the prediction: it keeps waiting for a matching label.
-            self.predictions[prediction_id] = prediction
+            self.predictions[prediction_id] = self._pack(prediction)
             reason = (
                 f"label.model_id {label.model_id!r} does not match the prediction's "
                 f"model_id {prediction.model_id!r}"
@@ -211,18 +255,65 @@ class JoinShard:
         )
         return Outcome(JOINED, prediction_id, record)
 
+    # -- packed pending predictions ----------------------------------------------------------
+
+    def _pack(self, prediction: PendingPrediction) -> bytes:
+        label = prediction.predicted_label
+        # the label's type is part of the key: True == 1 would otherwise share an entry
+        key = (prediction.model_id, prediction.model_version, type(label), label, prediction.segment)
+        index = self._meta_index.get(key)
+        if index is None:
+            if len(self._metas) >= self._meta_limit:
+                self._compact_metas()
+            index = self._meta_index[key] = len(self._metas)
+            self._metas.append((prediction.model_id, prediction.model_version, label, prediction.segment))
+        score = prediction.score
+        return _PACKED.pack(prediction.predicted_at, prediction.review_probability,
+                            _NO_SCORE if score is None else score, index)
+
+    def _unpack(self, packed: bytes) -> PendingPrediction:
+        predicted_at, review_probability, score, index = _PACKED.unpack(packed)
+        model_id, model_version, label, segment = self._metas[index]
+        return PendingPrediction(predicted_at, model_id, model_version, label, review_probability,
+                                 None if score != score else score, segment)
+
+    def _compact_metas(self) -> None:
+        """Drop table entries no pending prediction uses (many distinct segments or labels)."""
+        pending = {pid: self._unpack(packed) for pid, packed in self.predictions.items()}
+        self._metas, self._meta_index = [], {}
+        self._meta_limit = 1 << 62   # no compaction while repacking
+        self.predictions = {pid: self._pack(prediction) for pid, prediction in pending.items()}
+        self._meta_limit = max(_MIN_META_TABLE, 2 * len(self._metas))
+
     # -- recovery ----------------------------------------------------------------------------
+
+    def __setstate__(self, state: dict) -> None:
+        seen = state.get("_seen")
+        if seen and not isinstance(next(iter(seen.values())), dict):
+            # a snapshot from before counts were held per minute: {(model, segment, minute): n}
+            grouped: dict[float, dict[tuple[str, tuple], int]] = {}
+            for (model_id, segment, minute), count in seen.items():
+                grouped.setdefault(minute, {})[(model_id, segment)] = count
+            state["_seen"] = grouped
+        self.__dict__.update(state)
+        if "_metas" not in state:
+            # a snapshot from before pending predictions were packed: PendingPrediction values
+            self._metas, self._meta_index, self._meta_limit = [], {}, _MIN_META_TABLE
+            self.predictions = {pid: self._pack(p) for pid, p in self.predictions.items()}
 
     def snapshot(self) -> JoinShard:
         """An independent copy for Bytewax recovery (values are immutable tuples)."""
         twin = JoinShard.__new__(JoinShard)
         twin.settings = self.settings
         twin.predictions = dict(self.predictions)
+        twin._metas = list(self._metas)
+        twin._meta_index = dict(self._meta_index)
+        twin._meta_limit = self._meta_limit
         twin.labels = dict(self.labels)
         twin.joined = dict(self.joined)
         twin._prediction_deadlines = self._prediction_deadlines.copy()
         twin._label_deadlines = self._label_deadlines.copy()
         twin._progress = dict(self._progress)
-        twin._seen = dict(self._seen)
+        twin._seen = {minute: dict(counts) for minute, counts in self._seen.items()}
         twin._clock_sent = self._clock_sent
         return twin

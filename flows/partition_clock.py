@@ -29,7 +29,11 @@ class Progress(NamedTuple):
 
 def shard_of(prediction_id: str, shards: int) -> str:
     """Stable across processes and restarts (unlike `hash()`, which is salted per process)."""
-    return f"shard-{zlib.crc32(prediction_id.encode('utf-8')) % shards}"
+    return shard_name(zlib.crc32(prediction_id.encode("utf-8")) % shards)
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index}"
 
 
 class PartitionClockLogic(StatefulBatchLogic):
@@ -40,17 +44,22 @@ class PartitionClockLogic(StatefulBatchLogic):
         self.step = step
         state = resume if resume is not None else (None, -1, float("-inf"), float("-inf"))
         self.source, self.partition, self.highest, self.broadcast = state
+        self._names = [shard_name(index) for index in range(shards)]
 
     def on_batch(self, values: list[DecodedEvent]) -> tuple[list, bool]:
         routed: list[tuple[str, tuple]] = []
+        names, shards, crc32 = self._names, self.shards, zlib.crc32   # shard_of, without a call per event
+        highest = self.highest
         for event in values:
             kind = LABEL_ITEM if event.source == "labels" else PREDICTION_ITEM
-            item = (kind, event.prediction_id, event.event)
-            if event.details is not None:  # the whole prediction rides along (drift SLOs)
+            pid = event.prediction_id
+            item = (kind, pid, event.event)
+            if event.details is not None:  # the whole prediction rides along (drift, diagnostics)
                 item += (event.details,)
-            routed.append((shard_of(event.prediction_id, self.shards), item))
-            if event.event_time > self.highest:
-                self.highest = event.event_time
+            routed.append((names[crc32(pid.encode("utf-8")) % shards], item))
+            if event.event_time > highest:
+                highest = event.event_time
+        self.highest = highest
         if values:
             self.source, self.partition = values[-1].source, values[-1].partition
             if self.highest >= self.broadcast + self.step:
@@ -66,7 +75,7 @@ class PartitionClockLogic(StatefulBatchLogic):
     def _broadcast(self) -> list[tuple[str, tuple]]:
         self.broadcast = self.highest
         marker = (PROGRESS_ITEM, Progress(self.source, self.partition, self.highest))
-        return [(f"shard-{index}", marker) for index in range(self.shards)]
+        return [(name, marker) for name in self._names]
 
     def snapshot(self) -> tuple:
         return (self.source, self.partition, self.highest, self.broadcast)

@@ -297,12 +297,15 @@ class SloFile(_Spec):
 
     def slos_for_model(self, model_id: str) -> tuple[SloSpec, ...]:
         """The SLOs that watch `model_id` (cached index)."""
-        if self._by_model is None:
+        # Read the private dict directly: `self._by_model` goes through pydantic's __getattr__
+        # (~4 us), and this runs for every joined label and prediction count.
+        by_model = self.__pydantic_private__["_by_model"]
+        if by_model is None:
             index: dict[str, list[SloSpec]] = {}
             for spec in self.slos:
                 index.setdefault(spec.model_id, []).append(spec)
-            self._by_model = {k: tuple(v) for k, v in index.items()}
-        return self._by_model.get(model_id, ())
+            by_model = self._by_model = {k: tuple(v) for k, v in index.items()}
+        return by_model.get(model_id, ())
 
     def get(self, name: str) -> SloSpec:
         """The SLO called `name` (KeyError if none)."""

@@ -142,48 +142,116 @@ event = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(event, max_size=120))
 def test_every_record_ends_as_exactly_one_outcome(events):
-    """Per id: predictions in = joined + expired + duplicate + pending, and the same for labels.
-
-    While an id is held (pending, or joined and remembered until its label deadline) a second
-    prediction with it is a duplicate and the first one wins; once the id has expired, the
-    same id starts a new prediction.
-    """
+    """Per id: predictions in = joined + expired + duplicate + pending, and the same for labels."""
     shard = JoinShard(SETTINGS)
     outcomes = []
     predictions_in: Counter = Counter()
     labels_in: Counter = Counter()
-    accepted: dict[str, list[float]] = {}   # event times of the predictions that were not duplicates
-
-    def collect(new):
-        outcomes.extend(new)
-        for outcome in new:
-            if outcome.kind == JOINED:  # it joins the prediction of its id that was accepted last
-                assert outcome.detail.predicted_at == accepted[outcome.prediction_id][-1]
-
+    prediction_time: dict[str, float] = {}
+    accepted: Counter = Counter()   # predictions taken as new (not duplicates)
     for kind, number, time in events:
         if kind == "w":
-            collect(shard.advance(number, 0, T0 + time))
+            outcomes += shard.advance(number, 0, T0 + time)
             continue
         pid = f"p{number}"
         if kind == "p":
             predictions_in[pid] += 1
-            is_duplicate = pid in shard.predictions or pid in shard.joined
-            if not is_duplicate:
-                accepted.setdefault(pid, []).append(T0 + time)
-            added = shard.add_prediction(pid, prediction(T0 + time))
-            assert (PREDICTION_DUPLICATE in [o.kind for o in added]) == is_duplicate
-            collect(added)
+            new = shard.add_prediction(pid, prediction(T0 + time))
+            if not any(o.kind == PREDICTION_DUPLICATE for o in new):
+                # the first prediction of an id wins; once the shard has forgotten the id (it
+                # expired, or was joined longer than the maximum label delay ago) one sent again is new
+                prediction_time[pid] = T0 + time
+                accepted[pid] += 1
         else:
             labels_in[pid] += 1
-            collect(shard.add_label(pid, label(T0 + time)))
-    collect(shard.pending())
+            new = shard.add_label(pid, label(T0 + time))
+        for outcome in new:
+            if outcome.kind == JOINED:
+                assert outcome.detail.predicted_at == prediction_time[outcome.prediction_id]
+        outcomes += new
+    outcomes += shard.pending()
     kinds_by_id: dict[str, Counter] = {}
     for outcome in outcomes:
         kinds_by_id.setdefault(outcome.prediction_id, Counter())[outcome.kind] += 1
     for pid in set(predictions_in) | set(labels_in):
         kinds = kinds_by_id.get(pid, Counter())
-        assert kinds[JOINED] <= len(accepted.get(pid, ())), "each accepted prediction is joined at most once"
+        assert kinds[JOINED] <= accepted[pid], "a prediction is joined at most once"
         prediction_ends = kinds[JOINED] + kinds[PREDICTION_EXPIRED] + kinds[PREDICTION_DUPLICATE] + kinds[PREDICTION_PENDING]
         label_ends = kinds[JOINED] + kinds[LABEL_EXPIRED] + kinds[LABEL_DUPLICATE] + kinds[LABEL_PENDING]
         assert prediction_ends == predictions_in[pid]
         assert label_ends == labels_in[pid]
+
+
+def test_prediction_counts_are_held_until_the_clock_passes_their_minute_and_sent_once():
+    from flows.join_state import CLOCK, PREDICTIONS_SEEN
+
+    settings = JoinSettings(max_label_delay=24 * HOUR, input_partitions=((PREDICTIONS, 1), (LABELS, 1)))
+    shard = JoinShard(settings)
+    sent: list = []
+    # predictions over 3 minutes, a few per batch, both inputs advancing behind them
+    for second in range(0, 180, 10):
+        shard.add_prediction(f"p{second}", prediction(T0 + second))
+        shard.add_prediction(f"p{second}", prediction(T0 + second))   # duplicate: not counted
+        shard.add_prediction(f"q{second}", prediction(T0 + second, model="other"))
+        shard.advance(PREDICTIONS, 0, T0 + second)
+        shard.advance(LABELS, 0, T0 + second)
+        sent.extend(shard.signals(60.0))
+    shard.add_prediction("late", prediction(T0))   # a minute the clock has passed: sent at once
+    late = shard.signals(60.0)
+    sent.extend(late + shard.held_counts())
+    counts = [o.detail for o in sent if o.kind == PREDICTIONS_SEEN]
+    keys = [(model, minute) for model, _, minute, _ in counts]
+    assert len(keys) == len(set(keys)) + 1              # each (key, minute) once, except the late one
+    assert sum(n for *_, n in counts) == 2 * 18 + 1     # every first prediction, once
+    assert [o.detail[3] for o in late] == [1]
+    # every minute's counts come before the first clock past that minute
+    for index, outcome in enumerate(sent):
+        if outcome.kind == CLOCK:
+            later = [o.detail for o in sent[index + 1:] if o.kind == PREDICTIONS_SEEN and o is not late[0]]
+            assert all(minute >= outcome.detail for _, _, minute, _ in later)
+
+
+def test_a_snapshot_from_before_packing_and_per_minute_counts_is_restored():
+    import pickle
+
+    shard = JoinShard(SETTINGS)
+    shard.add_prediction("p1", prediction(T0 + 5))
+    state = {key: value for key, value in shard.__dict__.items() if key not in ("_metas", "_meta_index", "_meta_limit")}
+    state["predictions"] = {"p1": prediction(T0 + 5)}                # PendingPrediction values
+    state["_seen"] = {("fraud", (("country", "US"),), T0): 1}        # flat counts
+    old = JoinShard.__new__(JoinShard)
+    old.__dict__.update(state)
+    restored = pickle.loads(pickle.dumps(old))
+    assert [o.detail for o in restored.held_counts()] == [("fraud", (("country", "US"),), T0, 1)]
+    assert restored.pending_prediction("p1") == prediction(T0 + 5)
+    [joined] = restored.add_label("p1", label(T0 + 60))
+    assert joined.kind == JOINED and joined.detail.predicted_at == T0 + 5
+
+
+def test_pending_predictions_come_back_exactly_as_they_went_in():
+    shard = JoinShard(SETTINGS)
+    made = {
+        "a": PendingPrediction(T0 + 0.123456789, "m", None, True, 1.0, None, ()),
+        "b": PendingPrediction(T0, "m", None, 1, 0.1, 0.0, (("country", "US"),)),   # 1, not True
+        "c": PendingPrediction(T0, "m", "v2", "fraud", 1e-9, 1.0, (("a", "x"), ("b", "y"))),
+        "d": PendingPrediction(T0, "m", None, False, 0.3333333333333333, -0.0, ()),
+    }
+    for pid, pending in made.items():
+        shard.add_prediction(pid, pending)
+    for pid, pending in made.items():
+        back = shard.pending_prediction(pid)
+        assert back == pending and [type(x) for x in back] == [type(x) for x in pending]
+    assert shard.snapshot().pending_prediction("c") == made["c"]
+
+
+def test_the_table_of_distinct_prediction_attributes_stays_bounded():
+    from flows.join_state import _MIN_META_TABLE
+
+    shard = JoinShard(SETTINGS)
+    for i in range(3 * _MIN_META_TABLE):   # a segment value per prediction; most get their label
+        shard.add_prediction(f"p{i}", PendingPrediction(T0, "m", None, 1, 1.0, 0.5, (("user", str(i)),)))
+        if i % 10:
+            shard.add_label(f"p{i}", label(T0 + 1))
+    assert len(shard._metas) <= 2 * _MIN_META_TABLE
+    for i in range(0, 3 * _MIN_META_TABLE, 10):
+        assert shard.pending_prediction(f"p{i}").segment == (("user", str(i)),)
