@@ -61,4 +61,7 @@ class EngineLogic(StatefulBatchLogic):
         return self.engine
 
     def snapshot(self) -> bytes | None:
-        return None if self.engine is None else self.engine.snapshot()
+        """The engine for the recovery store; None without one (see FlowSettings.recovery)."""
+        if self.engine is None or not self.settings.recovery:
+            return None
+        return self.engine.snapshot()

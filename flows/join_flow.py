@@ -108,7 +108,8 @@ def join_stream(flow: Dataflow, settings: FlowSettings, detail_models: frozenset
     keyed_outcomes = op.stateful_batch(
         "join",
         to_shards,
-        lambda resume: JoinShardLogic(join_settings, settings.report_pending_at_end, settings.evaluation_step, resume),
+        lambda resume: JoinShardLogic(join_settings, settings.report_pending_at_end, settings.evaluation_step, resume,
+                                      settings.recovery),
     )
     outcomes = op.map("outcomes", keyed_outcomes, _counted_outcome)
     rejected = op.filter_map(

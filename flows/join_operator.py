@@ -18,11 +18,13 @@ PREDICTION_DETAIL = "prediction_detail"  # Outcome detail: the whole Prediction 
 
 class JoinShardLogic(StatefulBatchLogic):
     def __init__(
-        self, settings: JoinSettings, report_pending_at_end: bool, clock_step: float, resume: JoinShard | None
+        self, settings: JoinSettings, report_pending_at_end: bool, clock_step: float, resume: JoinShard | None,
+        recovery: bool = True,
     ) -> None:
         self.shard = resume.snapshot() if resume is not None else JoinShard(settings)
         self.report_pending_at_end = report_pending_at_end
         self.clock_step = clock_step
+        self.recovery = recovery
         self._size_reported = 0
         self._report_size()
 
@@ -49,8 +51,9 @@ class JoinShardLogic(StatefulBatchLogic):
         pending = self.shard.pending() if self.report_pending_at_end else []
         return self.shard.held_counts() + pending, False
 
-    def snapshot(self) -> JoinShard:
-        return self.shard.snapshot()
+    def snapshot(self) -> JoinShard | None:
+        """The shard's state for the recovery store; None without one (see FlowSettings.recovery)."""
+        return self.shard.snapshot() if self.recovery else None
 
     def _report_size(self) -> None:
         size = self.shard.size()

@@ -56,6 +56,10 @@ class FlowSettings:
     allowed_lateness: float = 120.0  # how far out of order events may be within a partition
     batch_size: int = 1000
     kafka_config: dict[str, str] = field(default_factory=dict)  # passed to every client (SASL, TLS)
+    # Whether a recovery store keeps the snapshots. Bytewax asks every stateful step for a
+    # snapshot each epoch even without one; without it the big states (join, engine) answer
+    # None instead of pickling themselves for nothing.
+    recovery: bool = False
 
     def brokers(self) -> list[str]:
         return [host.strip() for host in self.bootstrap_servers.split(",") if host.strip()]

@@ -86,6 +86,7 @@ def settings_from_args(args: argparse.Namespace) -> FlowSettings:
         partitions=args.partitions,
         tail=not args.until_end,
         allowed_lateness=parse_duration(args.allowed_lateness, allow_zero=True),
+        recovery=args.recovery_dir is not None,
     )
 
 
