@@ -74,8 +74,13 @@ KAFKA_LOG = logging.getLogger("rdkafka")
 KAFKA_LOG.addFilter(RepeatFilter())
 
 
+def quiet_logs(config: Mapping[str, str]) -> dict:
+    """`config` with librdkafka's log lines sent to `KAFKA_LOG` (for clients made elsewhere)."""
+    return {**config, "logger": KAFKA_LOG}
+
+
 def common_config(settings: FlowSettings) -> dict[str, str]:
-    return {"bootstrap.servers": settings.bootstrap_servers, **settings.kafka_config, "logger": KAFKA_LOG}
+    return quiet_logs({"bootstrap.servers": settings.bootstrap_servers, **settings.kafka_config})
 
 
 def consumer_config(settings: FlowSettings) -> dict[str, str]:

@@ -246,6 +246,7 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
 
 def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file):
     """The remediation executor (playbooks: rollback, review sampling), in a thread here."""
+    from flows.kafka_clients import quiet_logs
     from remediation.executor import start_executor
     from remediation.executor_cli import settings_from_slo_file
     from remediation.paging_config import load_paging_config
@@ -255,7 +256,7 @@ def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file):
     paging = load_paging_config(args.paging_config) if args.paging_config else None
     executor_settings = settings_from_slo_file(
         slo_file, settings.bootstrap_servers, load_playbook_config(args.remediation_config, slo_file), paging,
-        alerts_topic=settings.topics.alerts, kafka_config=settings.kafka_config,
+        alerts_topic=settings.topics.alerts, kafka_config=quiet_logs(settings.kafka_config),
     )
     executor = start_executor(executor_settings)
     install_redaction(executor.service.secrets())
@@ -265,6 +266,7 @@ def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file):
 
 def _start_responder(args: argparse.Namespace, settings: FlowSettings, slo_file):
     """The PagerDuty responder, in a thread of this process, reading `slo-alerts`."""
+    from flows.kafka_clients import quiet_logs
     from remediation.paging_config import load_paging_config
     from remediation.responder import start_responder
     from remediation.responder_cli import settings_from_slo_file
@@ -272,7 +274,7 @@ def _start_responder(args: argparse.Namespace, settings: FlowSettings, slo_file)
 
     paging = load_paging_config(args.paging_config) if args.paging_config else None
     responder_settings = settings_from_slo_file(
-        slo_file, settings.bootstrap_servers, paging=paging, kafka_config=settings.kafka_config,
+        slo_file, settings.bootstrap_servers, paging=paging, kafka_config=quiet_logs(settings.kafka_config),
         topic_partitions=settings.partitions, alerts_topic=settings.topics.alerts,
     )
     responder = start_responder(responder_settings)
