@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import HOUR, START, LoadWatch, bootstrap, end_offsets, print_machine, python
+from common import HOUR, REPO, START, LoadWatch, bootstrap, end_offsets, print_machine, python
 
 JUNK_KINDS = [
     ("not JSON", lambda rng: b"garbage " + rng.randbytes(24).hex().encode()),
@@ -37,17 +37,7 @@ JUNK_KINDS = [
 ]
 # Mostly small junk (a flood is many small records); the big ones one in ten thousand.
 WEIGHTS = [300, 200, 200, 150, 2, 0.1, 0.1, 147.7, 0.1]
-SLO = """
-slos:
-  - name: fraud-precision
-    model_id: fraud-detector
-    metric: precision
-    positive_label: 1
-    objective: 0.95
-    window: 1h
-    min_labels: 30
-    segments: [country]
-"""
+SLO_FILE = REPO / "examples" / "slos.yaml"  # the contract's fraud-precision SLO
 
 
 class JunkInterleaver:
@@ -148,9 +138,8 @@ def main() -> None:
     parser.add_argument("--junk", type=int, default=1_000_000, help="junk records in the burst (default 1,000,000)")
     parser.add_argument("--hours", type=float, default=24.0, help="hours of valid traffic (default 24)")
     args = parser.parse_args()
-    out = Path(tempfile.mkdtemp(prefix="junk-burst-"))  # the SLO file and the monitors' logs
-    config = out / "slo.yaml"
-    config.write_text(SLO)
+    out = Path(tempfile.mkdtemp(prefix="junk-burst-"))  # the monitors' logs
+    config = SLO_FILE
     clean, burst = f"junk-clean-{uuid.uuid4().hex[:8]}", f"junk-burst-{uuid.uuid4().hex[:8]}"
 
     t0 = time.perf_counter()
