@@ -4,8 +4,8 @@ Consumers start from the earliest offset when they have none (librdkafka's defau
 `latest`, which would silently skip everything written before the first start); producers are
 idempotent (librdkafka's default is not) so a retried send is not written twice.
 
-librdkafka's own log lines go through Python logging (`KAFKA_LOG`), each distinct message at
-most once per `REPEAT_INTERVAL`. Left to itself, librdkafka writes straight to stderr from its
+The log lines of librdkafka's consumers and producers go through Python logging (`KAFKA_LOG`),
+each distinct message at most once per `REPEAT_INTERVAL`. Left to itself, librdkafka writes straight to stderr from its
 broker threads, and while a broker is down each consumer retries its bootstrap connection about
 20 times a second, with a line each time (650 KB in a one-minute outage of one broker). When
 stderr is a pipe that is read slowly or not at all, those threads block on the write and the
@@ -80,12 +80,15 @@ def quiet_logs(config: Mapping[str, str]) -> dict:
 
 
 def common_config(settings: FlowSettings) -> dict[str, str]:
-    return quiet_logs({"bootstrap.servers": settings.bootstrap_servers, **settings.kafka_config})
+    """Settings of short-lived admin clients. They keep librdkafka's direct stderr logging: they
+    are not polled, so queued log lines would be lost, and with them the reason a first contact
+    failed (e.g. "SASL authentication error: Authentication failed")."""
+    return {"bootstrap.servers": settings.bootstrap_servers, **settings.kafka_config}
 
 
 def consumer_config(settings: FlowSettings) -> dict[str, str]:
     return {
-        **common_config(settings),
+        **quiet_logs(common_config(settings)),
         "auto.offset.reset": "earliest",
         "enable.auto.commit": "false",
     }
@@ -93,7 +96,7 @@ def consumer_config(settings: FlowSettings) -> dict[str, str]:
 
 def producer_config(settings: FlowSettings) -> dict[str, str]:
     return {
-        **common_config(settings),
+        **quiet_logs(common_config(settings)),
         "enable.idempotence": "true",
         "acks": "all",
         "linger.ms": "20",

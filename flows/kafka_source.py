@@ -21,7 +21,9 @@ _STOP = threading.Event()
 
 # Consumer-only settings that Bytewax would also hand to its partition-listing admin client,
 # where librdkafka warns about each of them.
-_CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof"}
+# The logger is left out too: the admin client is not polled, and its first-contact errors
+# (wrong password, bad certificate) must reach stderr (flows/kafka_clients.py).
+_CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof", "logger"}
 
 
 def request_stop() -> None:
