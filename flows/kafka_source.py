@@ -4,9 +4,9 @@ Bytewax turns a signal into a Rust panic ("signal received") that prints a backt
 `request_stop()` (from the SIGTERM/SIGINT handler) makes every partition end its input at its
 next batch; the dataflow drains, flushes its outputs and returns.
 
-Known problem, not solved: after a broker restart, the partition consumers inside a running flow
-were seen to stop fetching for good, with no error returned (Bytewax's lag gauge turns
-negative). Restarting the monitor with `--recovery-dir` resumes exactly where it was.
+After a broker restart the partition consumers resume by themselves (they were seen to stop
+fetching for good when librdkafka's log flood filled a stderr pipe: flows/kafka_clients.py now
+routes those lines through Python logging; tests/reliability/test_broker_restart.py).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from bytewax.connectors.kafka import KafkaSource
 from bytewax.inputs import StatefulSourcePartition
 from confluent_kafka.admin import AdminClient
 
-
-
 _STOP = threading.Event()
 
 # Consumer-only settings that Bytewax would also hand to its partition-listing admin client,
 # where librdkafka warns about each of them.
-_CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof"}
+# The logger is left out too: the admin client is not polled, and its first-contact errors
+# (wrong password, bad certificate) must reach stderr (flows/kafka_clients.py).
+_CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof", "logger"}
 
 
 def request_stop() -> None:
@@ -59,7 +59,7 @@ class _StoppablePartition(StatefulSourcePartition):
 
 
 class MonitorKafkaSource(KafkaSource):
-    """`KafkaSource` that stops on request and rebuilds stalled partition consumers."""
+    """`KafkaSource` that stops on request and lists partitions with the clients' security settings."""
 
     def list_parts(self) -> list[str]:
         config = {key: value for key, value in self._add_config.items() if key not in _CONSUMER_ONLY}

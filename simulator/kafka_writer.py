@@ -56,7 +56,9 @@ class KafkaWriter:
         self.topics = {"prediction": predictions_topic, "label": labels_topic}
         base = {"bootstrap.servers": self.bootstrap_servers}
         _check_reachable(self.bootstrap_servers, connect_timeout)
-        admin = AdminClient(base)
+        # The admin client needs the same security settings (SASL, TLS) as the producer.
+        admin = AdminClient({**base, **{k: v for k, v in (config or {}).items()
+                                        if k.startswith(("security.", "sasl.", "ssl."))}})
         try:
             existing = set(admin.list_topics(timeout=connect_timeout).topics)
         except KafkaException as exc:

@@ -26,6 +26,11 @@ FIRST_CLUSTER_PORT = 2101
 def add_run_arguments(run: argparse.ArgumentParser, bootstrap_default: str) -> None:
     run.add_argument("--config", required=True, help="SLO file (YAML)")
     run.add_argument("--bootstrap-servers", default=bootstrap_default, help="Kafka (env KAFKA_BOOTSTRAP_SERVERS)")
+    run.add_argument("--kafka-config", action="append", default=[], metavar="KEY=VALUE",
+                     help="extra librdkafka setting for every client (repeatable; SASL, TLS)")
+    run.add_argument("--kafka-config-file", type=Path, default=os.environ.get("KAFKA_CONFIG_FILE") or None,
+                     help="KEY=VALUE lines for every client (env KAFKA_CONFIG_FILE); passwords may also "
+                          "come from KAFKA_SASL_PASSWORD")
     run.add_argument("--partitions", type=int, default=4, help="partitions of topics it creates (default 4)")
     run.add_argument("--metrics-port", type=int, default=9464,
                      help="Prometheus port of process 0; process i uses PORT+i; 0 for none (default 9464)")
@@ -72,6 +77,8 @@ def add_run_arguments(run: argparse.ArgumentParser, bootstrap_default: str) -> N
 
 
 def settings_from_args(args: argparse.Namespace) -> FlowSettings:
+    from flows.kafka_clients import client_settings
+    from remediation.responder_cli import key_values
     from slo.durations import parse_duration
 
     topics = Topics(**{name: getattr(args, f"{name}_topic") for name in Topics().__dict__})
@@ -87,6 +94,7 @@ def settings_from_args(args: argparse.Namespace) -> FlowSettings:
         tail=not args.until_end,
         allowed_lateness=parse_duration(args.allowed_lateness, allow_zero=True),
         recovery=args.recovery_dir is not None,
+        kafka_config=client_settings(key_values(args.kafka_config), args.kafka_config_file, os.environ),
     )
 
 
@@ -98,7 +106,7 @@ def run_monitor(args: argparse.Namespace) -> int:
         slo_file = load_slo_file(args.config)
         settings = settings_from_args(args)
         _check_scaling(args)
-    except (SloSpecError, ValueError) as error:
+    except (SloSpecError, ValueError, OSError) as error:
         print(f"slo-monitor: {error}", file=sys.stderr)
         return 2
     if args.process_id in (None, 0):  # once per cluster: topics and the recovery store
@@ -274,6 +282,7 @@ def _start_status_page(args: argparse.Namespace, settings: FlowSettings):
 def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file, page_url: str | None):
     """The remediation executor (playbooks: rollback, review sampling, diagnostic reports into
     --reports-dir, linked from the status page when it runs), in a thread here."""
+    from flows.kafka_clients import quiet_logs
     from remediation.executor import start_executor
     from remediation.executor_cli import settings_from_slo_file
     from remediation.paging_config import load_paging_config
@@ -286,6 +295,7 @@ def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file, 
         alerts_topic=settings.topics.alerts, diagnostics_topic=settings.topics.diagnostics,
         reports_dir=str(args.reports_dir) if args.reports_dir else None,
         report_base_url=page_url.rstrip("/") if page_url else None,
+        kafka_config=quiet_logs(settings.kafka_config),
     )
     executor = start_executor(executor_settings)
     install_redaction(executor.service.secrets())
@@ -295,6 +305,7 @@ def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file, 
 
 def _start_responder(args: argparse.Namespace, settings: FlowSettings, slo_file):
     """The PagerDuty responder, in a thread of this process, reading `slo-alerts`."""
+    from flows.kafka_clients import quiet_logs
     from remediation.paging_config import load_paging_config
     from remediation.responder import start_responder
     from remediation.responder_cli import settings_from_slo_file
@@ -302,7 +313,7 @@ def _start_responder(args: argparse.Namespace, settings: FlowSettings, slo_file)
 
     paging = load_paging_config(args.paging_config) if args.paging_config else None
     responder_settings = settings_from_slo_file(
-        slo_file, settings.bootstrap_servers, paging=paging, kafka_config=settings.kafka_config,
+        slo_file, settings.bootstrap_servers, paging=paging, kafka_config=quiet_logs(settings.kafka_config),
         topic_partitions=settings.partitions, alerts_topic=settings.topics.alerts,
     )
     responder = start_responder(responder_settings)

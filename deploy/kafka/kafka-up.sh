@@ -6,7 +6,9 @@
 # Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 #      KAFKA_DATA_DIR (<repo>/.run/kafka-$KAFKA_PORT),
 #      KAFKA_HEAP (-Xmx512m -Xms256m), KAFKA_OPTS (extra JVM options),
-#      KAFKA_START_TIMEOUT (90 s), JAVA (java), MVN (mvn).
+#      KAFKA_START_TIMEOUT (90 s), JAVA (java), MVN (mvn),
+#      KAFKA_PROPERTIES_TEMPLATE (server.properties.in; kafka-sasl-up.sh passes its own),
+#      KAFKA_FORMAT_ADD_SCRAM (a StorageTool --add-scram credential set when formatting).
 set -euo pipefail
 
 KAFKA_DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +20,8 @@ KAFKA_OPTS="${KAFKA_OPTS:-}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 JAVA="${JAVA:-java}"
 MVN="${MVN:-mvn}"
+KAFKA_PROPERTIES_TEMPLATE="${KAFKA_PROPERTIES_TEMPLATE:-$KAFKA_DEPLOY_DIR/server.properties.in}"
+KAFKA_FORMAT_ADD_SCRAM="${KAFKA_FORMAT_ADD_SCRAM:-}"
 
 KAFKA_LOG_DIR="$KAFKA_DATA_DIR/data"
 LIB_MARKER="$KAFKA_LIB_DIR/.complete"
@@ -119,7 +123,7 @@ kafka_version() {
 # Fills server.properties.in into $KAFKA_PROPS_FILE.
 write_properties() {
   local text
-  text="$(<"$KAFKA_DEPLOY_DIR/server.properties.in")"
+  text="$(<"$KAFKA_PROPERTIES_TEMPLATE")"
   # Quoted replacements: '&' and '\' in paths stay literal.
   text="${text//@KAFKA_PORT@/"$KAFKA_PORT"}"
   text="${text//@KAFKA_CONTROLLER_PORT@/"$KAFKA_CONTROLLER_PORT"}"
@@ -134,8 +138,10 @@ format_storage() {
   cluster_id="$("$JAVA" "${tool_opts[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.tools.StorageTool random-uuid)" ||
     die "kafka.tools.StorageTool random-uuid failed"
   say "formatting $KAFKA_LOG_DIR (cluster id $cluster_id)"
+  local scram=()
+  [[ -z $KAFKA_FORMAT_ADD_SCRAM ]] || scram=(--add-scram "$KAFKA_FORMAT_ADD_SCRAM")
   "$JAVA" "${tool_opts[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.tools.StorageTool \
-    format -t "$cluster_id" -c "$KAFKA_PROPS_FILE" </dev/null >"$KAFKA_DATA_DIR/format.log" 2>&1 || {
+    format -t "$cluster_id" -c "$KAFKA_PROPS_FILE" "${scram[@]}" </dev/null >"$KAFKA_DATA_DIR/format.log" 2>&1 || {
     cat "$KAFKA_DATA_DIR/format.log" >&2
     die "formatting the Kafka storage failed"
   }
