@@ -27,6 +27,7 @@ class LocalMlflowServer:
                 port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         self.port = port
+        self.start_seconds: float | None = None   # how long the last start took
         self._process: subprocess.Popen | None = None
 
     @staticmethod
@@ -47,13 +48,15 @@ class LocalMlflowServer:
                  "--port", str(self.port), "--workers", "1"],
                 env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = began + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"mlflow server exited: {log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
                     if response.status == 200:
+                        self.start_seconds = time.monotonic() - began
                         return self
             except OSError:
                 time.sleep(0.2)

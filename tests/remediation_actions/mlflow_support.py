@@ -4,19 +4,14 @@ can fail chosen requests, and a helper that registers a model with versions."""
 from __future__ import annotations
 
 import http.client
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
+
+from slo_monitor.local_mlflow import LocalMlflowServer
 
 
 def free_port() -> int:
@@ -25,50 +20,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class MlflowServer:
-    """`mlflow server` in its own process group (it starts uvicorn workers), stopped as a group."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.start_seconds: float | None = None
-        self._process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 90.0) -> MlflowServer:
-        mlflow = Path(sys.executable).with_name("mlflow")
-        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}   # no job runner processes
-        log = open(self.directory / "mlflow-server.log", "wb")
-        began = time.monotonic()
-        self._process = subprocess.Popen(
-            [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.directory / 'mlflow.db'}",
-             "--default-artifact-root", str(self.directory / "artifacts"), "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        while time.monotonic() - began < timeout:
-            if self._process.poll() is not None:
-                output = (self.directory / "mlflow-server.log").read_text()[-2000:]
-                raise RuntimeError(f"mlflow server exited: {output}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
-                    if response.status == 200:
-                        self.start_seconds = time.monotonic() - began
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"mlflow server did not answer within {timeout}s")
-
-    def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            self._process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(10)
+MlflowServer = LocalMlflowServer   # the demo's server: SQLite, loopback, its own process group
 
 
 def register_model(client: Any, name: str | None = None, versions: int = 5, champion: str | None = None) -> str:
