@@ -34,7 +34,7 @@ from flows.join_state import (
     Outcome,
     PendingLabel,
 )
-from flows.kafka_clients import common_config, consumer_config, producer_config
+from flows.kafka_clients import RepeatFilter, common_config, consumer_config, producer_config
 from flows.kafka_sink import OutRecord, ProducerSink
 from flows.partition_clock import PartitionClockLogic
 from flows.settings import FlowSettings
@@ -44,7 +44,11 @@ from schemas.dead_letter import DeadLetter
 from schemas.joined import JoinedRecord
 from schemas.timestamps import format_event_time
 
+# Consumer errors come once per poll while the broker is away: every one is counted in
+# KAFKA_ERRORS, each distinct line is logged at most once per 30 s (a flooded, undrained
+# stderr once stalled the process).
 log = logging.getLogger(__name__)
+log.addFilter(RepeatFilter())
 
 
 def build_join_flow(

@@ -262,6 +262,7 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
 
 def _start_status_page(args: argparse.Namespace, settings: FlowSettings):
     """The status page (slo_monitor/status_page), fed from this cluster's output topics."""
+    from flows.kafka_clients import quiet_logs
     from remediation.executor import ExecutorSettings
     from slo_monitor.status_page import FeedTopics, start_status_page
 
@@ -270,7 +271,7 @@ def _start_status_page(args: argparse.Namespace, settings: FlowSettings):
     try:
         page = start_status_page(settings.bootstrap_servers, topics, host=args.status_addr, port=args.status_port,
                                  reports_dir=Path(args.reports_dir) if args.reports_dir else None,
-                                 kafka_config=settings.kafka_config)
+                                 kafka_config=quiet_logs(settings.kafka_config))
     except OSError as error:  # the port is taken: monitoring matters more than the page
         print(f"slo-monitor: no status page: cannot serve on {args.status_addr}:{args.status_port}: {error}",
               file=sys.stderr)
