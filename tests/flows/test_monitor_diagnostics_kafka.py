@@ -8,20 +8,10 @@ from __future__ import annotations
 
 from simulator.scenarios import bad_version
 from slo.snapshots import AlertEvent, DiagnosticSummary
-from tests.flows.monitor_support import FAST_LABELS, HOUR, monitor_topics, run_monitor, write_traffic
+from tests.flows.monitor_support import FAST_LABELS, FRAUD_SLO, HOUR, monitor_topics, run_monitor, write_traffic
 from tests.kafka_support import read_all
 
-SLO_WITH_REPORTS = """
-slos:
-  - name: fraud-precision
-    model_id: fraud-detector
-    metric: precision
-    positive_label: 1
-    objective: 0.95
-    window: 1h
-    min_labels: 30
-    segments: [country]
-    remediation:
+SLO_WITH_REPORTS = FRAUD_SLO + """    remediation:
       critical: [diagnostic_report]
       error: [diagnostic_report]
       warning: [diagnostic_report]
@@ -54,7 +44,7 @@ def test_an_slo_without_reports_keeps_no_sketch(kafka_bootstrap):
     topics = monitor_topics()
     write_traffic(kafka_bootstrap, topics, bad_version(FAST_LABELS, change_at=1 * HOUR, precision_after=0.8),
                   hours=2, rate=4000, seed=6)
-    outputs, slo_file = run_monitor(kafka_bootstrap, topics, SLO_WITH_REPORTS.split("    remediation:")[0])
+    outputs, slo_file = run_monitor(kafka_bootstrap, topics, FRAUD_SLO)
     assert not slo_file.slos[0].needs_prediction_details
     assert any(isinstance(o, AlertEvent) for o in outputs)
     assert not any(isinstance(o, DiagnosticSummary) for o in outputs)
