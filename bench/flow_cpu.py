@@ -6,7 +6,7 @@ The throughput benchmark's wall-clock figures move by 2x with the load of a shar
 This one runs the real monitor dataflow (`build_monitor_flow`: decode, partition clock, join
 shards, routing, SLO engine, output encoding) in this process with Bytewax's `run_main`, fed
 from memory instead of Kafka (the same contract JSON the simulator writes, as
-`KafkaSourceMessage`s of 4 partitions per topic), and writing into a counting sink instead of
+`MessageBatch`es of 4 partitions per topic, as `flows.kafka_source` fetches them), and writing into a counting sink instead of
 a producer. It reports CPU seconds of this process per event (`time.process_time`, which other
 people's work on the machine hardly changes), and a digest of every output record (status,
 alerts, joined, dead letters) so two versions of the code can be checked to produce exactly the
@@ -38,20 +38,29 @@ PARTITIONS = 4
 PREDICTIONS_TOPIC, LABELS_TOPIC = "p", "l"
 
 
-def messages(models: int, predictions: int, rate_per_model: float = 36_000.0) -> dict[str, list]:
-    """Contract JSON messages per topic, in event-time order, partitioned by crc32 of the key."""
-    from bytewax.connectors.kafka import KafkaSourceMessage
+def messages(models: int, predictions: int, rate_per_model: float = 36_000.0, fetch: int = 1000) -> dict[str, list]:
+    """Contract JSON records per topic, in event-time order, partitioned by crc32 of the key, as the
+    flow's source delivers them: `MessageBatch`es of up to `fetch` records of one partition."""
+    from flows.kafka_source import MessageBatch
 
     hours = predictions / (rate_per_model * models)
-    out: dict[str, list] = {PREDICTIONS_TOPIC: [], LABELS_TOPIC: []}
+    records: dict[str, list[list]] = {PREDICTIONS_TOPIC: [], LABELS_TOPIC: []}
     offsets: dict[tuple[str, int], int] = {}
     for kind, _, record in Traffic(model_ids(models), rate_per_model, hours).events():
         topic = PREDICTIONS_TOPIC if kind == "prediction" else LABELS_TOPIC
         key = record["prediction_id"].encode()
         partition = zlib.crc32(key) % PARTITIONS
         offset = offsets[(topic, partition)] = offsets.get((topic, partition), -1) + 1
-        out[topic].append(KafkaSourceMessage(key, orjson.dumps(record), topic=topic, partition=partition,
-                                             offset=offset))
+        records[topic].append((partition, key, orjson.dumps(record), offset))
+    out: dict[str, list] = {}
+    for topic, in_order in records.items():
+        out[topic] = []
+        for start in range(0, len(in_order), fetch * PARTITIONS):   # the partitions fetched in turn
+            chunk = in_order[start:start + fetch * PARTITIONS]
+            for partition in range(PARTITIONS):
+                batch = [(key, value, offset) for part, key, value, offset in chunk if part == partition]
+                if batch:
+                    out[topic].append(MessageBatch(topic, partition, batch, []))
     return out
 
 
@@ -68,7 +77,7 @@ def build(inputs: dict[str, list], slo_text: str, sink_records: list):
 
     class _Part(StatelessSinkPartition):
         def write_batch(self, items):
-            sink_records.extend((item.topic, item.key, item.value) for item in items)
+            sink_records.extend((record.topic, record.key, record.value) for batch in items for record in batch)
 
     class MemorySink(DynamicSink):
         def __init__(self, config=None) -> None:
@@ -78,7 +87,7 @@ def build(inputs: dict[str, list], slo_text: str, sink_records: list):
             return _Part()
 
     def memory_source(brokers, topics, **_):
-        return TestingSource(inputs[topics[0]], batch_size=1000)
+        return TestingSource(inputs[topics[0]], batch_size=1)
 
     join_flow.MonitorKafkaSource = memory_source
     join_flow.ProducerSink = MemorySink
@@ -133,10 +142,11 @@ def main() -> None:
 
     print_machine("Flow CPU per event, no Kafka (issue 6.1, A/B figures)")
     inputs = messages(args.models, args.predictions, args.rate_per_model)
-    events = sum(len(v) for v in inputs.values())
     slo_text = slo_yaml(model_ids(args.models), segments=True)
     minutes = args.predictions / (args.rate_per_model * args.models) * 60
-    print(f"{len(inputs[PREDICTIONS_TOPIC]):,} predictions, {len(inputs[LABELS_TOPIC]):,} labels, "
+    counts = {topic: sum(len(batch.records) for batch in batches) for topic, batches in inputs.items()}
+    events = sum(counts.values())
+    print(f"{counts[PREDICTIONS_TOPIC]:,} predictions, {counts[LABELS_TOPIC]:,} labels, "
           f"{args.models} models x 11 keys, {minutes:.1f} min of event time", flush=True)
     runs = []
     for i in range(args.repeat):

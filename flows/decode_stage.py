@@ -1,4 +1,4 @@
-"""First step of the flow: raw Kafka messages to compact events, or to dead letters.
+"""First step of the flow: fetched Kafka records to compact events, or to dead letters.
 
 Decoding happens once, at the edge; what crosses the worker exchange afterwards is a small
 tuple, not a pydantic model (cheaper to pickle between processes, smaller in join state).
@@ -10,9 +10,8 @@ import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
-from bytewax.connectors.kafka import KafkaSourceMessage
-
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
+from flows.kafka_source import MessageBatch
 from schemas.dead_letter import DeadLetter
 from schemas.decode import DecodeError, decode_prediction, label_fields, prediction_fields
 from schemas.events import Prediction
@@ -32,18 +31,44 @@ class DecodedEvent(NamedTuple):
     details: Prediction | None = None
 
 
-def decode_message(
-    message: KafkaSourceMessage, labels_topic: str, keep_details: Callable[[str], bool] | None = None
+class DecodedBatch(NamedTuple):
+    """One `MessageBatch`, decoded: its events in offset order, its dead letters, its consumer errors."""
+
+    source: str          # PREDICTIONS or LABELS
+    partition: int
+    events: list[DecodedEvent]
+    dead_letters: list[DeadLetter]
+    errors: list[str]
+
+
+def decode_batch(
+    batch: MessageBatch, labels_topic: str, keep_details: Callable[[str], bool] | None = None
+) -> DecodedBatch:
+    """Decode every record of a fetched batch (see `decode_record`)."""
+    events: list[DecodedEvent] = []
+    dead_letters: list[DeadLetter] = []
+    topic, partition = batch.topic, batch.partition
+    is_label = topic == labels_topic
+    for key, value, offset in batch.records:
+        decoded = decode_record(topic, partition, offset, key, value, is_label, keep_details)
+        if type(decoded) is DecodedEvent:
+            events.append(decoded)
+        else:
+            dead_letters.append(decoded)
+    return DecodedBatch(LABELS if is_label else PREDICTIONS, partition, events, dead_letters, batch.errors)
+
+
+def decode_record(
+    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, is_label: bool,
+    keep_details: Callable[[str], bool] | None = None,
 ) -> DecodedEvent | DeadLetter:
-    """Decode one message of the predictions or labels topic.
+    """Decode one record of the predictions or labels topic.
 
     `keep_details(model_id)` says whether to keep the whole prediction in `details`.
     """
-    partition = message.partition if message.partition is not None else -1
-    offset = message.offset if message.offset is not None else -1
     try:
-        if message.topic == labels_topic:
-            label = label_fields(message.value)
+        if is_label:
+            label = label_fields(value)
             return DecodedEvent(
                 LABELS,
                 partition,
@@ -53,12 +78,12 @@ def decode_message(
                 PendingLabel(label.timestamp, label.label, _intern(label.model_id), _intern(label.reviewer),
                              partition, offset),
             )
-        prediction = prediction_fields(message.value)
+        prediction = prediction_fields(value)
         details = None
         if keep_details is not None and keep_details(prediction.model_id):
-            details = decode_prediction(message.value)  # the whole model: features too (valid, so no error)
+            details = decode_prediction(value)  # the whole model: features too (valid, so no error)
     except DecodeError as error:
-        return DeadLetter(message.topic or "?", partition, offset, str(error), message.value, message.key)
+        return DeadLetter(topic, partition, offset, str(error), value, key)
     return DecodedEvent(
         PREDICTIONS,
         partition,

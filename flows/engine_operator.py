@@ -1,7 +1,8 @@
 """The Bytewax step around `SloEngine`: one logic per SLO name.
 
-Bytewax builds a logic from its resume state only (it does not pass the key), so every routed
-item carries the SLO name and the engine is created on the first item.
+Items arrive in lists (one per routed join outcome list). Bytewax builds a logic from its resume
+state only (it does not pass the key), so every routed item carries the SLO name and the engine
+is created on the first item.
 """
 
 from __future__ import annotations
@@ -28,19 +29,21 @@ class EngineLogic(StatefulBatchLogic):
         self.settings = settings
         self.engine: SloEngine | None = SloEngine.restore(resume) if resume is not None else None
 
-    def on_batch(self, values: list[tuple]) -> tuple[list[EngineOutput], bool]:
-        engine = self.engine or self._create(values[0][1])
+    def on_batch(self, values: list[list[tuple]]) -> tuple[list[list[EngineOutput]], bool]:
+        """Each value is one list of routed items; all outputs leave as one list."""
+        engine = self.engine or self._create(values[0][0][1])
         outputs: list[EngineOutput] = []
-        for item in values:
-            kind = item[0]
-            if kind == JOINED_ITEM:
-                engine.add_joined(item[2])
-            elif kind == PREDICTIONS_ITEM:
-                engine.add_predictions(*item[2])
-            elif kind == DETAIL_ITEM:
-                engine.add_prediction_detail(item[2])
-            elif kind == CLOCK_ITEM:
-                outputs.extend(engine.clock(item[2], item[3]))
+        for items in values:
+            for item in items:
+                kind = item[0]
+                if kind == JOINED_ITEM:
+                    engine.add_joined(item[2])
+                elif kind == PREDICTIONS_ITEM:
+                    engine.add_predictions(*item[2])
+                elif kind == DETAIL_ITEM:
+                    engine.add_prediction_detail(item[2])
+                elif kind == CLOCK_ITEM:
+                    outputs.extend(engine.clock(item[2], item[3]))
         for output in outputs:
             if isinstance(output, StatusSnapshot):
                 metrics.record_status(output)
@@ -51,7 +54,8 @@ class EngineLogic(StatefulBatchLogic):
         if outputs:
             # Observability only: the evaluation itself never reads the wall clock.
             metrics.EVALUATION_LAG.labels(engine.spec.name).set(time.time() - outputs[-1].event_time)
-        return outputs, False
+            return [outputs], False
+        return [], False
 
     def _create(self, slo_name: str) -> SloEngine:
         settings = self.settings

@@ -16,12 +16,11 @@ from typing import Any
 
 import bytewax.operators as op
 import orjson
-from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.outputs import Sink
 
 from flows import metrics
-from flows.decode_stage import DecodedEvent, decode_message
+from flows.decode_stage import DecodedBatch, decode_batch
 from flows.join_operator import JoinShardLogic
 from flows.join_state import (
     CLOCK,
@@ -38,7 +37,7 @@ from flows.kafka_clients import RepeatFilter, common_config, consumer_config, pr
 from flows.kafka_sink import OutRecord, ProducerSink
 from flows.partition_clock import PartitionClockLogic
 from flows.settings import FlowSettings
-from flows.kafka_source import MonitorKafkaSource
+from flows.kafka_source import MessageBatch, MonitorKafkaSource
 from flows.topics import partition_counts
 from schemas.dead_letter import DeadLetter
 from schemas.joined import JoinedRecord
@@ -60,70 +59,64 @@ def build_join_flow(
     outcomes = join_stream(flow, settings)
     joined_output(outcomes, settings)
     if outcome_sink is not None:
-        op.output("outcomes-out", outcomes, outcome_sink)
+        op.output("outcomes-out", op.flat_map("outcomes-one-by-one", outcomes, one_by_one), outcome_sink)
     return flow
 
 
-def joined_output(outcomes: Stream[Outcome], settings: FlowSettings) -> None:
+def joined_output(outcomes: Stream[list[Outcome]], settings: FlowSettings) -> None:
     """Write every joined record to the joined topic (for inspection and offline analysis)."""
-    joined = op.filter("joined", outcomes, lambda outcome: outcome.kind == JOINED)
+    topic = settings.topics.joined
     op.output(
         "write-joined",
-        op.map("encode-joined", joined, lambda o: _joined_record(o.detail, settings.topics.joined)),
+        op.filter_map("encode-joined", outcomes, lambda batch: _joined_records(batch, topic)),
         ProducerSink(producer_config(settings)),
     )
 
 
-def join_stream(flow: Dataflow, settings: FlowSettings, detail_models: frozenset[str] = frozenset()) -> Stream[Outcome]:
-    """Inputs, decoding, dead letters and the join; returns every join outcome.
+def join_stream(
+    flow: Dataflow, settings: FlowSettings, detail_models: frozenset[str] = frozenset()
+) -> Stream[list[Outcome]]:
+    """Inputs, decoding, dead letters and the join; returns every join outcome, in lists.
 
+    Items are batches throughout (a fetched batch, then one list per shard, then the shard's
+    outcomes), so Bytewax's per-item cost is paid per batch, not per record.
     Predictions of `detail_models` also come out whole, as `PREDICTION_DETAIL` outcomes of the
     shard that received them (the join state itself keeps only the compact `PendingPrediction`).
     """
     topics = settings.topics
     join_settings = with_input_partitions(settings)
-    sink = ProducerSink(producer_config(settings))
     consumers = consumer_config(settings)
     consumers.pop("bootstrap.servers")
-    streams = []
-    for step, topic in (("predictions-in", topics.predictions), ("labels-in", topics.labels)):
-        source = MonitorKafkaSource(
-            settings.brokers(),
-            [topic],
-            tail=settings.tail,
-            add_config=consumers,
-            batch_size=settings.batch_size,
-            raise_on_errors=False,
-        )
-        read = op.branch(f"{step}-ok", op.input(step, flow, source), lambda m: isinstance(m, KafkaSourceMessage))
-        op.inspect(f"{step}-errors", read.falses, _log_consumer_error)
-        streams.append(read.trues)
-    messages = op.merge("inputs", *streams)
+    inputs = [
+        op.input(step, flow, MonitorKafkaSource(settings.brokers(), [topic], tail=settings.tail,
+                                                add_config=consumers, batch_size=settings.batch_size))
+        for step, topic in (("predictions-in", topics.predictions), ("labels-in", topics.labels))
+    ]
     keep_details = detail_models.__contains__ if detail_models else None
-    decoded = op.map("decode", messages, lambda m: _counted_decode(m, topics.labels, keep_details))
-    split = op.branch("valid", decoded, lambda item: isinstance(item, DecodedEvent))
-    by_partition = op.key_on("by-partition", split.trues, lambda e: f"{e.source}#{e.partition}")
+    decoded = op.map("decode", op.merge("inputs", *inputs),
+                     lambda batch: _counted_decode(batch, topics.labels, keep_details))
+    with_events = op.filter("with-events", decoded, lambda batch: bool(batch.events))
+    by_partition = op.key_on("by-partition", with_events, lambda batch: f"{batch.source}#{batch.partition}")
     routed = op.stateful_batch(
         "partition-clock",
         by_partition,
         lambda resume: PartitionClockLogic(settings.shards, settings.watermark_step, resume),
     )
-    to_shards = op.map("to-shards", routed, lambda keyed: keyed[1])
+    to_shards = op.map("to-shards", routed, lambda keyed: keyed[1])   # (shard, items)
     keyed_outcomes = op.stateful_batch(
         "join",
         to_shards,
         lambda resume: JoinShardLogic(join_settings, settings.report_pending_at_end, settings.evaluation_step, resume,
                                       settings.recovery),
     )
-    outcomes = op.map("outcomes", keyed_outcomes, _counted_outcome)
-    rejected = op.filter_map(
-        "rejected-labels", outcomes, lambda o: _rejected_dead_letter(o, topics.labels)
-    )
-    dead_letters = op.merge("dead-letters", split.falses, rejected)
+    outcomes = op.map("outcomes", keyed_outcomes, _counted_outcomes)
+    undecodable = op.filter_map("undecodable", decoded, lambda batch: batch.dead_letters or None)
+    rejected = op.filter_map("rejected-labels", outcomes, lambda batch: _rejected_dead_letters(batch, topics.labels))
     op.output(
         "write-dead-letters",
-        op.map("encode-dead-letters", dead_letters, lambda d: _dead_letter_record(d, settings)),
-        sink,
+        op.map("encode-dead-letters", op.merge("dead-letters", undecodable, rejected),
+               lambda dead: _dead_letter_records(dead, settings)),
+        ProducerSink(producer_config(settings)),
     )
     return outcomes
 
@@ -146,25 +139,41 @@ def with_input_partitions(settings: FlowSettings) -> JoinSettings:
     )
 
 
-def _counted_decode(message: Any, labels_topic: str, keep_details: Any = None) -> DecodedEvent | DeadLetter:
-    metrics.labelled(metrics.RECORDS_IN, message.topic).inc()
-    return decode_message(message, labels_topic, keep_details)
+def _counted_decode(batch: MessageBatch, labels_topic: str, keep_details: Any = None) -> DecodedBatch:
+    for error in batch.errors:
+        metrics.KAFKA_ERRORS.inc()
+        log.warning("%s: Kafka consumer error: %s", batch.topic, error)
+    metrics.labelled(metrics.RECORDS_IN, batch.topic).inc(len(batch.records))
+    return decode_batch(batch, labels_topic, keep_details)
 
 
-def _counted_outcome(keyed: tuple[str, Outcome]) -> Outcome:
-    shard, outcome = keyed
-    if outcome.kind == CLOCK:
-        return outcome._replace(prediction_id=shard)  # the engine needs to know whose clock it is
-    if outcome.kind in RECORD_OUTCOMES:
-        metrics.labelled(metrics.JOIN_OUTCOMES, outcome.kind).inc()
-    if outcome.kind == JOINED:
-        metrics.LABEL_DELAY.observe(max(0.0, outcome.detail.label_delay))
-    return outcome
+def _counted_outcomes(keyed: tuple[str, list[Outcome]]) -> list[Outcome]:
+    shard, outcomes = keyed
+    counts: dict[str, int] = {}
+    for index, outcome in enumerate(outcomes):
+        kind = outcome.kind
+        if kind == CLOCK:
+            outcomes[index] = outcome._replace(prediction_id=shard)  # the engine needs to know whose clock it is
+        elif kind in RECORD_OUTCOMES:
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind == JOINED:
+                metrics.LABEL_DELAY.observe(max(0.0, outcome.detail.label_delay))
+    for kind, count in counts.items():
+        metrics.labelled(metrics.JOIN_OUTCOMES, kind).inc(count)
+    return outcomes
 
 
-def _rejected_dead_letter(outcome: Outcome, labels_topic: str) -> DeadLetter | None:
-    if outcome.kind != LABEL_REJECTED:
-        return None
+def one_by_one(items: list) -> list:
+    """For `flat_map`: a list item's elements, one by one (test sinks see single outcomes)."""
+    return items
+
+
+def _rejected_dead_letters(outcomes: list[Outcome], labels_topic: str) -> list[DeadLetter] | None:
+    rejected = [_rejected_dead_letter(outcome, labels_topic) for outcome in outcomes if outcome.kind == LABEL_REJECTED]
+    return rejected or None
+
+
+def _rejected_dead_letter(outcome: Outcome, labels_topic: str) -> DeadLetter:
     label, reason = outcome.detail
     return DeadLetter(
         labels_topic,
@@ -189,13 +198,18 @@ def _label_json(prediction_id: str, label: PendingLabel) -> bytes:
     )
 
 
-def _dead_letter_record(dead: DeadLetter, settings: FlowSettings) -> OutRecord:
-    metrics.DEAD_LETTERED.labels(dead.topic).inc()
-    return OutRecord(settings.topics.dead_letter(dead.topic), dead.key, dead.to_json())
+def _dead_letter_records(dead_letters: list[DeadLetter], settings: FlowSettings) -> list[OutRecord]:
+    records = []
+    for dead in dead_letters:
+        metrics.labelled(metrics.DEAD_LETTERED, dead.topic).inc()
+        records.append(OutRecord(settings.topics.dead_letter(dead.topic), dead.key, dead.to_json()))
+    return records
 
 
-def _joined_record(record: JoinedRecord, topic: str) -> OutRecord:
-    return OutRecord(topic, record.prediction_id.encode(), orjson.dumps(joined_to_dict(record)))
+def _joined_records(outcomes: list[Outcome], topic: str) -> list[OutRecord] | None:
+    records = [OutRecord(topic, o.detail.prediction_id.encode(), orjson.dumps(joined_to_dict(o.detail)))
+               for o in outcomes if o.kind == JOINED]
+    return records or None
 
 
 def joined_to_dict(record: JoinedRecord) -> dict:
@@ -214,9 +228,4 @@ def joined_to_dict(record: JoinedRecord) -> dict:
     }
 
 
-def _log_consumer_error(step_id: str, error: Any) -> None:
-    metrics.KAFKA_ERRORS.inc()
-    log.warning("%s: Kafka consumer error: %s", step_id, error.err)
-
-
-__all__: list[str] = ["build_join_flow", "join_stream", "joined_to_dict"]
+__all__: list[str] = ["build_join_flow", "join_stream", "joined_to_dict", "one_by_one"]

@@ -1,4 +1,4 @@
-"""The Bytewax step around `JoinShard`: one logic per shard key, outcomes downstream.
+"""The Bytewax step around `JoinShard`: one logic per shard key, outcomes downstream in lists.
 
 A prediction that carries its whole record (models with a drift SLO) is passed on as a
 `PREDICTION_DETAIL` outcome unless it is a duplicate, ahead of the shard's clock signal that
@@ -28,28 +28,31 @@ class JoinShardLogic(StatefulBatchLogic):
         self._size_reported = 0
         self._report_size()
 
-    def on_batch(self, values: list[tuple]) -> tuple[list[Outcome], bool]:
+    def on_batch(self, values: list[list[tuple]]) -> tuple[list[list[Outcome]], bool]:
+        """Each value is one list of items from the partition clock; all outcomes leave as one list."""
         shard = self.shard
         outcomes: list[Outcome] = []
-        for item in values:
-            kind = item[0]
-            if kind == PREDICTION_ITEM:
-                added = shard.add_prediction(item[1], item[2])
-                outcomes.extend(added)
-                if len(item) > 3 and not any(o.kind == PREDICTION_DUPLICATE for o in added):
-                    outcomes.append(Outcome(PREDICTION_DETAIL, item[1], item[3]))
-            elif kind == LABEL_ITEM:
-                outcomes.extend(shard.add_label(item[1], item[2]))
-            elif kind == PROGRESS_ITEM:
-                progress = item[1]
-                outcomes.extend(shard.advance(progress.source, progress.partition, progress.event_time))
+        for items in values:
+            for item in items:
+                kind = item[0]
+                if kind == PREDICTION_ITEM:
+                    added = shard.add_prediction(item[1], item[2])
+                    outcomes.extend(added)
+                    if len(item) > 3 and not any(o.kind == PREDICTION_DUPLICATE for o in added):
+                        outcomes.append(Outcome(PREDICTION_DETAIL, item[1], item[3]))
+                elif kind == LABEL_ITEM:
+                    outcomes.extend(shard.add_label(item[1], item[2]))
+                elif kind == PROGRESS_ITEM:
+                    progress = item[1]
+                    outcomes.extend(shard.advance(progress.source, progress.partition, progress.event_time))
         outcomes.extend(shard.signals(self.clock_step))
         self._report_size()
-        return outcomes, False
+        return ([outcomes] if outcomes else []), False
 
-    def on_eof(self) -> tuple[list[Outcome], bool]:
+    def on_eof(self) -> tuple[list[list[Outcome]], bool]:
         pending = self.shard.pending() if self.report_pending_at_end else []
-        return self.shard.held_counts() + pending, False
+        outcomes = self.shard.held_counts() + pending
+        return ([outcomes] if outcomes else []), False
 
     def snapshot(self) -> JoinShard | None:
         """The shard's state for the recovery store; None without one (see FlowSettings.recovery)."""

@@ -20,7 +20,7 @@ class OutRecord:
     value: bytes
 
 
-class _ProducerPartition(StatelessSinkPartition[OutRecord]):
+class _ProducerPartition(StatelessSinkPartition[list[OutRecord]]):
     def __init__(self, config: dict[str, str]) -> None:
         self._producer = Producer(config)
         self._failure: str | None = None
@@ -29,15 +29,17 @@ class _ProducerPartition(StatelessSinkPartition[OutRecord]):
         if error is not None and self._failure is None:
             self._failure = f"delivery to {message.topic()} failed: {error}"
 
-    def write_batch(self, items: list[OutRecord]) -> None:
-        for item in items:
-            while True:
-                try:
-                    self._producer.produce(item.topic, item.value, item.key, on_delivery=self._on_delivery)
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)
-            self._producer.poll(0)
+    def write_batch(self, items: list[list[OutRecord]]) -> None:
+        produce, poll = self._producer.produce, self._producer.poll
+        for records in items:
+            for record in records:
+                while True:
+                    try:
+                        produce(record.topic, record.value, record.key, on_delivery=self._on_delivery)
+                        break
+                    except BufferError:
+                        poll(0.05)
+            poll(0)
         # Wait as long as librdkafka keeps retrying (message.timeout.ms, 5 minutes by default):
         # a broker that is away for a minute delays output; only a failed delivery stops the
         # flow (and a restart with --recovery-dir resumes it).
@@ -50,8 +52,8 @@ class _ProducerPartition(StatelessSinkPartition[OutRecord]):
         self._producer.flush(30)
 
 
-class ProducerSink(DynamicSink[OutRecord]):
-    """Writes `OutRecord`s, each to its own topic, from every worker."""
+class ProducerSink(DynamicSink[list[OutRecord]]):
+    """Writes lists of `OutRecord`s (the flow's items are batches), each to its own topic."""
 
     def __init__(self, config: dict[str, str]) -> None:
         self._config = config

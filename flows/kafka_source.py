@@ -1,8 +1,13 @@
-"""Kafka input for the monitor: Bytewax's `KafkaSource`, ending cleanly on request.
+"""Kafka input for the monitor: one item per fetched batch, ending cleanly on request.
 
-Bytewax turns a signal into a Rust panic ("signal received") that prints a backtrace. Instead
+Bytewax's `KafkaSource` emits one `KafkaSourceMessage` per record, and every later step then
+costs a Python call and a Rust crossing per record. Here each partition's fetch becomes one
+`MessageBatch` (raw key, value and offset of each record), so the steps downstream run once
+per batch; a burst of junk costs its decoding, not ten operator steps per record.
+
 `request_stop()` (from the SIGTERM/SIGINT handler) makes every partition end its input at its
-next batch; the dataflow drains, flushes its outputs and returns.
+next batch; the dataflow drains, flushes its outputs and returns (Bytewax would otherwise turn
+the signal into a Rust panic with a backtrace).
 
 After a broker restart the partition consumers resume by themselves (they were seen to stop
 fetching for good when librdkafka's log flood filled a stderr pipe: flows/kafka_clients.py now
@@ -12,9 +17,11 @@ routes those lines through Python logging; tests/reliability/test_broker_restart
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 from bytewax.connectors.kafka import KafkaSource
-from bytewax.inputs import StatefulSourcePartition
+from bytewax.connectors.kafka import _KafkaSourcePartition as _BytewaxPartition  # pinned bytewax 0.21
+from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient
 
 _STOP = threading.Event()
@@ -24,6 +31,15 @@ _STOP = threading.Event()
 # The logger is left out too: the admin client is not polled, and its first-contact errors
 # (wrong password, bad certificate) must reach stderr (flows/kafka_clients.py).
 _CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof", "logger"}
+
+
+class MessageBatch(NamedTuple):
+    """Records fetched together from one partition, in offset order."""
+
+    topic: str
+    partition: int
+    records: list[tuple[bytes | None, bytes | None, int]]  # (key, value, offset)
+    errors: list[str]                                       # consumer errors met while fetching
 
 
 def request_stop() -> None:
@@ -39,27 +55,36 @@ def reset_stop() -> None:
     _STOP.clear()
 
 
-class _StoppablePartition(StatefulSourcePartition):
-    def __init__(self, inner: StatefulSourcePartition) -> None:
-        self._inner = inner
+class _BatchPartition(_BytewaxPartition):
+    """Bytewax's partition (consumer set-up, lag metric, offset snapshot) with batch items.
 
-    def next_batch(self):
-        if _STOP.is_set():
+    The offset advances past records only: a consumer error carries no record position (Bytewax's
+    own partition moved its offset to the error's, which is invalid).
+    """
+
+    def next_batch(self) -> list[MessageBatch]:
+        if self._eof or _STOP.is_set():
             raise StopIteration()
-        return self._inner.next_batch()
-
-    def next_awake(self):
-        return self._inner.next_awake()
-
-    def snapshot(self):
-        return self._inner.snapshot()
-
-    def close(self) -> None:
-        self._inner.close()
+        records: list[tuple[bytes | None, bytes | None, int]] = []
+        errors: list[str] = []
+        for message in self._consumer.consume(self._batch_size, 0.001):
+            error = message.error()
+            if error is None:
+                records.append((message.key(), message.value(), message.offset()))
+            elif error.code() == KafkaError._PARTITION_EOF:
+                self._eof = True   # StopIteration at the next call, after this batch
+                break
+            else:
+                errors.append(error.str())
+        if records:
+            self._offset = records[-1][2] + 1
+        elif not errors:
+            return []
+        return [MessageBatch(self._topic, self._part_idx, records, errors)]
 
 
 class MonitorKafkaSource(KafkaSource):
-    """`KafkaSource` that stops on request and lists partitions with the clients' security settings."""
+    """`KafkaSource` with `MessageBatch` items, stop on request, secured partition listing."""
 
     def list_parts(self) -> list[str]:
         config = {key: value for key, value in self._add_config.items() if key not in _CONSUMER_ONLY}
@@ -72,5 +97,15 @@ class MonitorKafkaSource(KafkaSource):
             parts.extend(f"{index}-{topic}" for index in metadata.partitions)
         return parts
 
-    def build_part(self, step_id, for_part, resume_state):
-        return _StoppablePartition(super().build_part(step_id, for_part, resume_state))
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _BatchPartition:
+        index, topic = for_part.split("-", 1)
+        config = {
+            "group.id": "BYTEWAX_IGNORED",   # offsets live in the recovery store, not a group
+            "enable.auto.commit": "false",
+            "bootstrap.servers": ",".join(self._brokers),
+            "enable.partition.eof": str(not self._tail),
+            "statistics.interval.ms": 1000,  # feeds Bytewax's consumer-lag gauge
+            **self._add_config,
+        }
+        return _BatchPartition(step_id, config, topic, int(index), self._starting_offset, resume_state,
+                               self._batch_size, False)

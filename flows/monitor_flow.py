@@ -19,7 +19,7 @@ from bytewax.outputs import Sink
 from flows.engine_operator import CLOCK_ITEM, DETAIL_ITEM, JOINED_ITEM, PREDICTIONS_ITEM, EngineLogic
 from flows.alert_log import AlertIdentity
 from flows.engine_state import EngineOutput
-from flows.join_flow import join_stream, joined_output
+from flows.join_flow import join_stream, joined_output, one_by_one
 from flows.join_operator import PREDICTION_DETAIL
 from flows.join_state import CLOCK, JOINED, PREDICTIONS_SEEN, Outcome
 from flows.kafka_clients import producer_config
@@ -50,21 +50,21 @@ def build_monitor_flow(
         to_engine,
         lambda resume: EngineLogic(slo_file, settings, resume),
     )
-    results = op.filter(
+    results = op.filter_map(
         "not-written-before",
-        op.map("engine-results", engine_outputs, lambda keyed: keyed[1]),
-        lambda output: not _written_before(output, alerts_already_written),
+        engine_outputs,
+        lambda keyed: [r for r in keyed[1] if not _written_before(r, alerts_already_written)] or None,
     )
     topics = settings.topics
     op.output(
         "write-engine-results",
-        op.map("encode-engine-results", results, lambda r: encode_engine_output(r, topics)),
+        op.map("encode-engine-results", results, lambda batch: [encode_engine_output(r, topics) for r in batch]),
         ProducerSink(producer_config(settings)),
     )
     if outcome_sink is not None:
-        op.output("outcomes-out", outcomes, outcome_sink)
+        op.output("outcomes-out", op.flat_map("outcomes-one-by-one", outcomes, one_by_one), outcome_sink)
     if engine_sink is not None:
-        op.output("engine-out", results, engine_sink)
+        op.output("engine-out", op.flat_map("results-one-by-one", results, one_by_one), engine_sink)
     return flow
 
 
@@ -75,7 +75,18 @@ class SloRouter:
         self.slo_file = slo_file
         self.all_slos = [spec.name for spec in slo_file.slos]
 
-    def route(self, outcome: Outcome) -> list[tuple[str, tuple]]:
+    def route(self, outcomes: list[Outcome]) -> list[tuple[str, list[tuple]]]:
+        """One list of engine items per SLO concerned, in outcome order."""
+        per_slo: dict[str, list[tuple]] = {}
+        for outcome in outcomes:
+            for name, item in self._items(outcome):
+                items = per_slo.get(name)
+                if items is None:
+                    items = per_slo[name] = []
+                items.append(item)
+        return list(per_slo.items())
+
+    def _items(self, outcome: Outcome) -> list[tuple[str, tuple]]:
         kind = outcome.kind
         if kind == JOINED:
             record = outcome.detail

@@ -2,9 +2,9 @@
 
 Each shard must know how far *both* inputs have progressed in event time to expire waiting
 records, but it only sees the ids that hash to it. This step, keyed by `<source>#<partition>`,
-routes each event to its shard and, when the partition's event time has advanced, sends a
-progress marker to every shard. Markers follow the events that caused them on the same path,
-so a shard never hears of progress before the events behind it.
+routes each event to its shard (one list per shard and batch) and, when the partition's event
+time has advanced, sends a progress marker to every shard. Markers follow the events that caused
+them on the same path, so a shard never hears of progress before the events behind it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from bytewax.operators import StatefulBatchLogic
 
-from flows.decode_stage import DecodedEvent
+from flows.decode_stage import DecodedBatch
 
 PREDICTION_ITEM = "p"
 LABEL_ITEM = "l"
@@ -46,36 +46,44 @@ class PartitionClockLogic(StatefulBatchLogic):
         self.source, self.partition, self.highest, self.broadcast = state
         self._names = [shard_name(index) for index in range(shards)]
 
-    def on_batch(self, values: list[DecodedEvent]) -> tuple[list, bool]:
-        routed: list[tuple[str, tuple]] = []
+    def on_batch(self, values: list[DecodedBatch]) -> tuple[list[tuple[str, list[tuple]]], bool]:
+        """Each shard gets one list per call: its events in input order, then any progress marker."""
+        per_shard: dict[str, list[tuple]] = {}
         names, shards, crc32 = self._names, self.shards, zlib.crc32   # shard_of, without a call per event
         highest = self.highest
-        for event in values:
-            kind = LABEL_ITEM if event.source == "labels" else PREDICTION_ITEM
-            pid = event.prediction_id
-            item = (kind, pid, event.event)
-            if event.details is not None:  # the whole prediction rides along (drift, diagnostics)
-                item += (event.details,)
-            routed.append((names[crc32(pid.encode("utf-8")) % shards], item))
-            if event.event_time > highest:
-                highest = event.event_time
+        for batch in values:
+            for event in batch.events:
+                kind = LABEL_ITEM if event.source == "labels" else PREDICTION_ITEM
+                pid = event.prediction_id
+                item = (kind, pid, event.event)
+                if event.details is not None:  # the whole prediction rides along (drift, diagnostics)
+                    item += (event.details,)
+                name = names[crc32(pid.encode("utf-8")) % shards]
+                items = per_shard.get(name)
+                if items is None:
+                    items = per_shard[name] = []
+                items.append(item)
+                if event.event_time > highest:
+                    highest = event.event_time
         self.highest = highest
         if values:
             self.source, self.partition = values[-1].source, values[-1].partition
             if self.highest >= self.broadcast + self.step:
-                routed.extend(self._broadcast())
-        return routed, False
+                marker = self._advance_broadcast()
+                for name in names:
+                    per_shard.setdefault(name, []).append(marker)
+        return list(per_shard.items()), False
 
-    def on_eof(self) -> tuple[list, bool]:
+    def on_eof(self) -> tuple[list[tuple[str, list[tuple]]], bool]:
         """At the end of a bounded input, announce the last progress not yet broadcast."""
         if self.source is not None and self.highest > self.broadcast:
-            return self._broadcast(), False
+            marker = self._advance_broadcast()
+            return [(name, [marker]) for name in self._names], False
         return [], False
 
-    def _broadcast(self) -> list[tuple[str, tuple]]:
+    def _advance_broadcast(self) -> tuple:
         self.broadcast = self.highest
-        marker = (PROGRESS_ITEM, Progress(self.source, self.partition, self.highest))
-        return [(name, marker) for name in self._names]
+        return (PROGRESS_ITEM, Progress(self.source, self.partition, self.highest))
 
     def snapshot(self) -> tuple:
         return (self.source, self.partition, self.highest, self.broadcast)
