@@ -199,10 +199,13 @@ def _label_json(prediction_id: str, label: PendingLabel) -> bytes:
 
 
 def _dead_letter_records(dead_letters: list[DeadLetter], settings: FlowSettings) -> list[OutRecord]:
+    counts: dict[str, int] = {}
     records = []
     for dead in dead_letters:
-        metrics.labelled(metrics.DEAD_LETTERED, dead.topic).inc()
+        counts[dead.topic] = counts.get(dead.topic, 0) + 1
         records.append(OutRecord(settings.topics.dead_letter(dead.topic), dead.key, dead.to_json()))
+    for topic, count in counts.items():
+        metrics.labelled(metrics.DEAD_LETTERED, topic).inc(count)
     return records
 
 

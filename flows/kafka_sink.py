@@ -59,4 +59,5 @@ class ProducerSink(DynamicSink[list[OutRecord]]):
         self._config = config
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
-        return _ProducerPartition(dict(self._config))
+        # Only failures need a callback: a Python call per delivered record was ~1 us of each.
+        return _ProducerPartition({**self._config, "delivery.report.only.error": True})

@@ -6,6 +6,7 @@ on-call engineer can act on: `score: must be in [0, 1] (got 1.7)`.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple, TypeVar
 
@@ -258,6 +259,7 @@ def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
 _UNION_MEMBER_NAMES = {"bool", "int", "str", "float", "none"}
 
 
+@functools.lru_cache(maxsize=4096)   # a flood of junk repeats a few paths; keeps dead-lettering cheap
 def _field_path(location: tuple) -> str:
     # Drop pydantic's union-member markers ("bool", "str", "function-after[...]") from the path.
     parts = [str(part) for part in location if not _is_type_marker(part)]
