@@ -4,7 +4,7 @@
 
 Join state: a fresh subprocess fills one `JoinShard` with 1 million pending predictions, each
 made the way the flow makes it: a contract JSON message (100 models, versions v1/v2, 10
-countries, 4 features, ids like the simulator's) decoded by `flows.decode_stage.decode_message`
+countries, 4 features, ids like the simulator's) decoded by `flows.decode_stage.decode_record`
 and handed to `JoinShard.add_prediction` (which also files its expiry deadline). Reported per
 pending prediction: the growth of resident memory (VmRSS from /proc/self/status, after
 gc.collect(); includes allocator overhead) and, in a second subprocess, the growth of memory
@@ -35,16 +35,8 @@ from common import LoadWatch, md_table, print_machine, python, rss_kib, verdict 
 COUNTRIES = ("US", "GB", "DE", "FR", "IN", "BR", "CA", "JP", "MX", "AU")
 
 
-class _Message:
-    """The fields of bytewax's KafkaSourceMessage that decode_message reads."""
-
-    __slots__ = ("topic", "partition", "offset", "key", "value")
-
-    def __init__(self, topic: str, partition: int, offset: int, key: bytes, value: bytes) -> None:
-        self.topic, self.partition, self.offset, self.key, self.value = topic, partition, offset, key, value
-
-
-def prediction_message(i: int) -> _Message:
+def prediction_record(i: int) -> tuple[int, int, bytes, bytes]:
+    """(partition, offset, key, value) of the i-th prediction, as the flow's source reads them."""
     import orjson
 
     pid = f"5f3a9c1e-{i:010d}"
@@ -56,23 +48,29 @@ def prediction_message(i: int) -> _Message:
         "features": {"amount": 12.5 + i % 300, "account_age_days": 400.0, "txn_count_24h": 3,
                      "merchant_category": "grocery"},
     }
-    return _Message("predictions", i % 4, i // 4, pid.encode(), orjson.dumps(record))
+    return i % 4, i // 4, pid.encode(), orjson.dumps(record)
+
+
+def decoded_prediction(i: int):
+    from flows.decode_stage import decode_record
+
+    partition, offset, key, value = prediction_record(i)
+    return decode_record("predictions", partition, offset, key, value, is_label=False)
 
 
 def child_join(count: int, traced: bool) -> dict:
     """Fill a JoinShard with `count` decoded pending predictions; bytes per prediction."""
-    from flows.decode_stage import decode_message
     from flows.join_state import JoinSettings, JoinShard
 
     shard = JoinShard(JoinSettings())
     for i in range(1000):    # warm up: interned strings, shared segments, allocator arenas
-        decode_message(prediction_message(count + i), "labels")
+        decoded_prediction(count + i)
     gc.collect()
     if traced:
         tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0] if traced else rss_kib() * 1024
     for i in range(count):
-        event = decode_message(prediction_message(i), "labels")
+        event = decoded_prediction(i)
         shard.add_prediction(event.prediction_id, event.event)
     gc.collect()
     after = tracemalloc.get_traced_memory()[0] if traced else rss_kib() * 1024
