@@ -30,6 +30,7 @@ BENCHMARKS = {
     "memory": ("memory.py", [], ["--pending", "100000", "--keys", "200"]),
     "detection": ("detection.py", [], ["--stable-days", "3", "--scenario", "stable",
                                        "--scenario", "precision_drop"]),
+    "junk_burst": ("junk_burst.py", [], ["--junk", "20000", "--hours", "2"]),   # issue 10
 }
 
 

@@ -86,15 +86,17 @@ def common_config(settings: FlowSettings) -> dict[str, str]:
     return {"bootstrap.servers": settings.bootstrap_servers, **settings.kafka_config}
 
 
-# Each input partition has its own consumer, and librdkafka prefetches up to 64 MiB for each by
-# default: a replay or a burst of junk faster than the flow can decode filled that for every
-# partition (peak memory grew with the burst). 16 MiB is still ~50,000 contract records ahead.
-PREFETCH_KBYTES_PER_PARTITION = 16 * 1024
+# Each input partition has its own consumer, and librdkafka prefetches up to 64 MiB and at least
+# 100,000 messages for each by default: a burst of small junk records faster than the flow can
+# decode filled that for every partition, and peak memory grew with the burst (595 MiB for a
+# million junk records; 406 MiB with these limits, bench/junk_burst.py). 4 MiB is still ~12,000
+# contract records, seconds of work, ahead of the flow.
+PREFETCH = {"queued.max.messages.kbytes": str(4 * 1024), "queued.min.messages": "10000"}
 
 
 def consumer_config(settings: FlowSettings) -> dict[str, str]:
     return {
-        "queued.max.messages.kbytes": str(PREFETCH_KBYTES_PER_PARTITION),   # --kafka-config may change it
+        **PREFETCH,   # --kafka-config may change it
         **quiet_logs(common_config(settings)),
         "auto.offset.reset": "earliest",
         "enable.auto.commit": "false",

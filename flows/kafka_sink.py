@@ -21,7 +21,7 @@ class OutRecord:
 
 
 class _ProducerPartition(StatelessSinkPartition[list[OutRecord]]):
-    def __init__(self, config: dict[str, str]) -> None:
+    def __init__(self, config: dict[str, object]) -> None:
         self._producer = Producer(config)
         self._failure: str | None = None
 
