@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -172,6 +173,12 @@ def process_cpu_seconds(pid: int) -> float:
         return 0.0
     ticks = os.sysconf("SC_CLK_TCK")
     return sum(int(x) for x in parts[11:15]) / ticks
+
+
+def children_cpu() -> float:
+    """CPU seconds of the child processes waited for so far (diff it around a subprocess run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_kib(pid: int | str = "self") -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from common import (
     HOUR, REPO, START, LoadWatch, bootstrap, create_topics, delete_topics_containing, end_offsets, print_machine,
-    python, rss_kib, unique_stem,
+    children_cpu, python, rss_kib, unique_stem,
 )
 
 JUNK_KINDS = [
@@ -114,6 +114,7 @@ def replay(stem: str, config: Path, log: Path) -> dict:
                "--status-topic", f"{stem}-status", "--alerts-topic", f"{stem}-alerts",
                "--diagnostics-topic", f"{stem}-diagnostics"]
     watch = LoadWatch().start()
+    cpu0 = children_cpu()
     t0 = time.perf_counter()
     peak = 0
     with log.open("w") as err:
@@ -122,10 +123,11 @@ def replay(stem: str, config: Path, log: Path) -> dict:
             peak = max(peak, rss_kib(process.pid))
             time.sleep(0.2)
     seconds = time.perf_counter() - t0
+    cpu = children_cpu() - cpu0
     watch.stop()
     if process.returncode != 0:
         raise RuntimeError(f"monitor exited {process.returncode}; see {log}")
-    return {"seconds": seconds, "peak_rss_mib": peak / 1024, "load": watch}
+    return {"seconds": seconds, "cpu": cpu, "peak_rss_mib": peak / 1024, "load": watch}
 
 
 def main() -> None:
@@ -161,19 +163,23 @@ def report(hours: float, valid: int, bursts: list[int], written: float, startup:
     print(f"Valid records: {valid:,} ({hours:g} h of traffic); junk interleaved in the same partitions: "
           f"{', '.join(f'{j:,}' for j in bursts)} (kinds: {', '.join(name for name, _ in JUNK_KINDS)}); "
           f"writing took {written:.0f} s. Processing time = wall time to exit minus the start-up on empty "
-          f"topics ({startup['seconds']:.1f} s, peak RSS {startup['peak_rss_mib']:.0f} MiB).\n")
-    print("| junk records | processing s | valid records / s | all records / s | peak RSS MiB | machine busy |")
-    print("|---|---|---|---|---|---|")
+          f"topics ({startup['seconds']:.1f} s, {startup['cpu']:.1f} CPU-s, peak RSS {startup['peak_rss_mib']:.0f} MiB).\n")
+    print("| junk records | processing s | valid records / s | all records / s | monitor CPU-s | peak RSS MiB "
+          "| machine busy |")
+    print("|---|---|---|---|---|---|---|")
     busy = {junk: max(1e-9, run["seconds"] - startup["seconds"]) for junk, run in runs.items()}
+    cpu = {junk: max(1e-9, run["cpu"] - startup["cpu"]) for junk, run in runs.items()}
     for junk, run in runs.items():
         print(f"| {junk:,} | {busy[junk]:.1f} | {valid / busy[junk]:,.0f} | {(valid + junk) / busy[junk]:,.0f} | "
-              f"{run['peak_rss_mib']:.0f} | {run['load'].busy:.0%} |")
+              f"{cpu[junk]:.1f} | {run['peak_rss_mib']:.0f} | {run['load'].busy:.0%} |")
     print()
     for junk in bursts:
         ratio = busy[0] / busy[junk]
         print(f"- {junk:,} junk: valid-stream throughput {ratio:.0%} of without"
               + (f" (target: at least 50%: {'met' if ratio >= 0.5 else 'NOT met'})" if junk == bursts[-1] else "")
-              + f"; dead letters {dead[junk]:,} of {junk:,} ({'all' if dead[junk] == junk else 'MISMATCH'}).")
+              + f"; by the monitor's CPU time (steadier on a shared machine; the broker's work is not in it) "
+              f"{cpu[0] / cpu[junk]:.0%}, {(cpu[junk] - cpu[0]) / junk * 1e6:.1f} us of CPU per junk record; "
+              f"dead letters {dead[junk]:,} of {junk:,} ({'all' if dead[junk] == junk else 'MISMATCH'}).")
     peaks = [runs[junk]["peak_rss_mib"] for junk in bursts]
     print(f"- peak RSS with the bursts: {', '.join(f'{p:.0f}' for p in peaks)} MiB for "
           f"{', '.join(f'{j:,}' for j in bursts)} junk records, {runs[0]['peak_rss_mib']:.0f} MiB without.")

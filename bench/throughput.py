@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    children_cpu,
     BENCH,
     LoadWatch,
     Traffic,
@@ -57,11 +57,6 @@ from common import (  # noqa: E402
 
 QUIX_VENV = BENCH / ".venv-quix"
 QUIX_SPEC = "quixstreams==3.28.*"
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def ceiling(topics: list[str]) -> dict:
@@ -202,19 +197,20 @@ def profile_in_process(config: Path, inputs: tuple[str, str], stem: str, top: in
 # Entry points of the flow's stages (file suffix, function): none calls another, so the inclusive
 # times add up.
 PROFILE_STAGES = (
-    ("Kafka consume (bytewax KafkaSource.next_batch)", [("connectors/kafka/__init__.py", "next_batch")]),
+    ("Kafka consume (flows/kafka_source.py next_batch)", [("flows/kafka_source.py", "next_batch")]),
     ("decode: JSON, validation (hand checks, pydantic for the rest), timestamps, input metric",
      [("flows/join_flow.py", "_counted_decode")]),
     ("partition clock and shard routing", [("flows/partition_clock.py", "on_batch")]),
     ("join shards (incl. prediction-count signals)", [("flows/join_operator.py", "on_batch")]),
-    ("outcome metrics", [("flows/join_flow.py", "_counted_outcome")]),
+    ("outcome metrics", [("flows/join_flow.py", "_counted_outcomes")]),
     ("route outcomes to SLOs (SloFile.slos_for_model)", [("flows/monitor_flow.py", "route")]),
     ("SLO engine (EngineLogic.on_batch)", [("flows/engine_operator.py", "on_batch")]),
     ("state snapshots at each epoch", [("flows/engine_operator.py", "snapshot"),
                                        ("flows/join_operator.py", "snapshot"),
                                        ("flows/partition_clock.py", "snapshot")]),
-    ("encode outputs (joined, status, alerts)", [("flows/monitor_flow.py", "encode_engine_output"),
-                                                 ("flows/join_flow.py", "_joined_record")]),
+    ("encode outputs (joined, status, alerts, dead letters)", [("flows/monitor_flow.py", "encode_engine_output"),
+                                                 ("flows/join_flow.py", "_joined_records"),
+                                                 ("flows/join_flow.py", "_dead_letter_records")]),
     ("Kafka produce (ProducerSink.write_batch)", [("flows/kafka_sink.py", "write_batch")]),
 )
 
