@@ -30,15 +30,13 @@ class _ProducerPartition(StatelessSinkPartition[list[OutRecord]]):
             self._failure = f"delivery to {message.topic()} failed: {error}"
 
     def write_batch(self, items: list[list[OutRecord]]) -> None:
-        produce, poll = self._producer.produce, self._producer.poll
+        produce, poll, on_delivery = self._producer.produce, self._producer.poll, self._on_delivery
         for records in items:
             for record in records:
-                while True:
-                    try:
-                        produce(record.topic, record.value, record.key, on_delivery=self._on_delivery)
-                        break
-                    except BufferError:
-                        poll(0.05)
+                try:
+                    produce(record.topic, record.value, record.key, on_delivery=on_delivery)
+                except BufferError:   # the local queue is full: wait for room
+                    self._produce_when_room(record)
             poll(0)
         # Wait as long as librdkafka keeps retrying (message.timeout.ms, 5 minutes by default):
         # a broker that is away for a minute delays output; only a failed delivery stops the
@@ -47,6 +45,15 @@ class _ProducerPartition(StatelessSinkPartition[list[OutRecord]]):
             pass
         if self._failure is not None:
             raise KafkaException(self._failure)
+
+    def _produce_when_room(self, record: OutRecord) -> None:
+        while True:
+            self._producer.poll(0.05)
+            try:
+                self._producer.produce(record.topic, record.value, record.key, on_delivery=self._on_delivery)
+                return
+            except BufferError:
+                continue
 
     def close(self) -> None:
         self._producer.flush(30)

@@ -250,7 +250,8 @@ def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
         if location in seen_fields:
             continue
         seen_fields.add(location)
-        problems.append(f"{location}: {_problem(item)}")
+        # only the shown problems are worded (a flood of junk makes this a hot path)
+        problems.append(f"{location}: {_problem(item)}" if len(problems) < limit else location)
     extra = len(problems) - limit
     text = "; ".join(problems[:limit])
     return text + (f" (and {extra} more)" if extra > 0 else "")
