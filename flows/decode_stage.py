@@ -13,7 +13,7 @@ from typing import NamedTuple
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
 from flows.kafka_source import MessageBatch
 from schemas.dead_letter import DeadLetter
-from schemas.decode import DecodeError, decode_prediction, label_fields, prediction_fields
+from schemas.decode import DecodeError, label_fields, prediction_fields, prediction_fields_and_details
 from schemas.events import Prediction
 
 _SEGMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
@@ -78,10 +78,10 @@ def decode_record(
                 PendingLabel(label.timestamp, label.label, _intern(label.model_id), _intern(label.reviewer),
                              partition, offset),
             )
-        prediction = prediction_fields(value)
-        details = None
-        if keep_details is not None and keep_details(prediction.model_id):
-            details = decode_prediction(value)  # the whole model: features too (valid, so no error)
+        if keep_details is None:
+            prediction, details = prediction_fields(value), None
+        else:
+            prediction, details = prediction_fields_and_details(value, keep_details)
     except DecodeError as error:
         return DeadLetter(topic, partition, offset, str(error), value, key)
     return DecodedEvent(

@@ -21,7 +21,9 @@ from schemas.decode import (
     plain_label,
     plain_prediction,
     prediction_fields,
+    prediction_fields_and_details,
     prediction_fields_of,
+    trusted_prediction,
 )
 from schemas.events import Label, Prediction
 
@@ -130,6 +132,33 @@ def _one_way(document: dict, plain, model: type, fields_of) -> None:
 @given(st.one_of(prediction_documents(), near_valid(_VALID_PREDICTION, prediction_documents())))
 def test_fast_prediction_never_accepts_what_the_model_rejects(document):
     _one_way(document, plain_prediction, Prediction, prediction_fields_of)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(prediction_documents(), near_valid(_VALID_PREDICTION, prediction_documents())))
+def test_a_trusted_prediction_equals_the_validated_one(document):
+    fields = plain_prediction(document)
+    if fields is None:
+        return
+    trusted, validated = trusted_prediction(document, fields), Prediction.model_validate(document)
+    assert trusted == validated
+    assert trusted.model_dump() == validated.model_dump()
+    assert trusted.model_fields_set == validated.model_fields_set
+    assert trusted.model_extra == validated.model_extra
+    assert [type(v) for v in trusted.model_dump().values()] == [type(v) for v in validated.model_dump().values()]
+
+
+def test_details_come_only_for_wanted_models_and_invalid_records_keep_the_models_reason():
+    raw = orjson.dumps(_VALID_PREDICTION)
+    fields, details = prediction_fields_and_details(raw, lambda model: model == "m")
+    assert details == decode_prediction(raw) and fields == prediction_fields(raw)
+    assert prediction_fields_and_details(raw, lambda model: False) == (fields, None)
+    bad = orjson.dumps({**_VALID_PREDICTION, "score": 1.5})
+    with pytest.raises(DecodeError) as expected:
+        decode_prediction(bad)
+    with pytest.raises(DecodeError) as fast:
+        prediction_fields_and_details(bad, lambda model: True)
+    assert str(fast.value) == str(expected.value)
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
