@@ -55,10 +55,14 @@ BURN_RATES = (
     # warning, approaching the objective: 90% of the budget used over 6h and over the window,
     # the window confidently (90%) so: without it, small segments (40 labels/h) crossed 0.9x by
     # chance in the hours after an episode whose errors were still in the 6h window.
-    # Both windows must be confidently (90%) at 0.9x: with the 6h window unconfirmed, small
-    # segments at 40 labels/h still warned 18 times in 30 simulated stable days.
+    # Both windows must be confidently at 0.9x: with the 6h window unconfirmed, small segments
+    # at 40 labels/h still warned 18 times in 30 simulated stable days. The 6h window's
+    # confidence is corrected for multiple looks (Bonferroni over ~1,000 looks a month at 95%:
+    # 99.995%): at 90%, re-tested every minute on 9 keys, it warned once in 30 stable days
+    # (bench/detection.py). That slows this tier on slow declines; the trend test below is the
+    # one that catches those.
     {"severity": "warning", "long_fraction": 6.0, "short_fraction": 1.0,
-     "threshold": 0.9, "confidence": 0.9, "short_confidence": 0.9, "for_fraction": 1 / 2},
+     "threshold": 0.9, "confidence": 0.99995, "short_confidence": 0.9, "for_fraction": 1 / 2},
 )
 
 # error, probable breach sustained: the window's one-sided 95% upper bound stayed below the
@@ -76,12 +80,22 @@ SUSTAINED = {"severity": "error", "confidence": 0.95, "for_fraction": 1.0}
 STARVATION = {"severity": "warning", "for_fraction": 1 / 2, "fraction": 0.25}
 
 # Bernoulli CUSUM on the error stream (false positives for precision, false negatives for
-# recall), OFF by default (enable with `sequential: {}`): it detects an error rate `shift` times
-# the budget; threshold 16 gives an average run length of about e^16 = 9 million labels at
-# exactly the objective. With the default windowed rules it never fired first in simulation
-# (the 99.99% breach rule is faster on large collapses at every volume tried, 60-1000 labels/h),
-# so it only earns its keep when those rules are loosened or disabled.
+# recall), fed every label once as it arrives (slo/sequential.py), OFF by default (enable with
+# `sequential: {}`): it detects an error rate `shift` times the budget; threshold 16 gives an
+# average run length of at least e^16 = 9 million labels while the SLO is met.
 SEQUENTIAL = {"severity": "critical", "shift": 3.0, "threshold": 16.0}
+
+# warning, trend: a Bernoulli CUSUM of "the error rate is at the budget" against "it is at the
+# key's usual level" (p0 = the 99% upper bound of the error rate over labels decayed with a
+# 7-day time constant, once they hold 10 x min_labels effective labels), fed every label once.
+# The false-alarm rate is set per label: while the error rate stays at its usual level, the
+# average run length is at least e^threshold labels (e^16 = 8.9 million: ~15 years of a key
+# with 600 labels an hour, ~1.5 years for all nine keys of the benchmark's SLO together, which
+# see ~1,200 labels an hour). A warning also needs the SLO window's point estimate to spend at
+# least `approach` (0.9) of the budget, so a model that got worse but stays far within its
+# objective is not paged. It resets when the episode resolves.
+TREND = {"severity": "warning", "threshold": 16.0, "memory": "7d", "confidence": 0.99,
+         "reference_labels": 10, "approach": 0.9}
 
 # resolve: back at or above objective + hysteresis, no rule active, for half a window.
 # hysteresis defaults to 10% of the error budget (0.005 for a 0.95 objective).

@@ -172,6 +172,16 @@ class SequentialSpec(_Spec):
         return value
 
 
+class TrendSpec(_Spec):
+    """Error rate moved from the key's usual level to the budget (label-by-label CUSUM)."""
+
+    severity: Severity = defaults.TREND["severity"]
+    threshold: PositiveNumber = defaults.TREND["threshold"]
+    memory: Duration = parse_duration(defaults.TREND["memory"])  # time constant of the usual level
+    confidence: Probability = defaults.TREND["confidence"]    # of the usual level's upper bound
+    approach: Probability = defaults.TREND["approach"]        # window burn needed to warn
+
+
 class ResolveSpec(_Spec):
     """Resolve only after `for` at or above objective + `hysteresis` with no rule active."""
 
@@ -199,6 +209,7 @@ class AlertingSpec(_Spec):
     sustained: SustainedSpec | None = SustainedSpec()
     starvation: StarvationSpec | None = StarvationSpec()
     sequential: SequentialSpec | None = None             # off unless given (`sequential: {}`)
+    trend: TrendSpec | None = TrendSpec()
     resolve: ResolveSpec = ResolveSpec()
 
     @property
