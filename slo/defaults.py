@@ -85,17 +85,24 @@ STARVATION = {"severity": "warning", "for_fraction": 1 / 2, "fraction": 0.25}
 # average run length of at least e^16 = 9 million labels while the SLO is met.
 SEQUENTIAL = {"severity": "critical", "shift": 3.0, "threshold": 16.0}
 
-# warning, trend: a Bernoulli CUSUM of "the error rate is at the budget" against "it is at the
-# key's usual level" (p0 = the 99% upper bound of the error rate over labels decayed with a
-# 7-day time constant, once they hold 10 x min_labels effective labels), fed every label once.
-# The false-alarm rate is set per label: while the error rate stays at its usual level, the
-# average run length is at least e^threshold labels (e^16 = 8.9 million: ~15 years of a key
-# with 600 labels an hour, ~1.5 years for all nine keys of the benchmark's SLO together, which
-# see ~1,200 labels an hour). A warning also needs the SLO window's point estimate to spend at
-# least `approach` (0.9) of the budget, so a model that got worse but stays far within its
-# objective is not paged. It resets when the episode resolves.
-TREND = {"severity": "warning", "threshold": 16.0, "memory": "7d", "confidence": 0.99,
-         "reference_labels": 10, "approach": 0.9}
+# warning, trend: Bernoulli CUSUMs of "the error rate is at 1, 1.5 or 3 x the budget" against
+# "it is at the key's usual level" (p0 = the 99% upper bound of the error rate over labels
+# decayed with a 7-day time constant, once they hold 10 x min_labels effective labels), fed
+# every label once as it arrives (slo/sequential.py). The false-alarm rate is set per label:
+# while the error rate stays at its usual level the average run length is at least
+# e^threshold labels (Lorden's bound; each chart alarms at threshold + ln 3, a union bound).
+# Computed (Markov chain, checked by simulation) for a usual rate of 0.03 (p0 0.0306, the
+# benchmark's model key): the three charts together run at least 2.2e7 labels between false
+# alarms (3.1e7 at the true 0.03; the 3x chart contributes most), ~2 years of all nine keys of
+# the benchmark's SLO (~1,200 labels an hour together), ~4 years of its model key alone. Threshold
+# 13 rather than 16 (4.5e8 labels, ~40 years): 16 was ~1 h slower on simulated gradual declines
+# (median 2.3 h against 1.4 h after the crossing). The budget chart catches slow
+# declines (the 3x chart adds nothing there), the 3x chart collapses. A warning also needs the
+# SLO window's point estimate to spend at least `approach` (0.9) of the budget, so a model that
+# got worse but stays well within its objective is not paged. Re-armed when the episode
+# resolves.
+TREND = {"severity": "warning", "threshold": 13.0, "memory": "7d", "confidence": 0.99,
+         "reference_labels": 10, "approach": 0.9, "shifts": (1.0, 1.5, 3.0)}
 
 # resolve: back at or above objective + hysteresis, no rule active, for half a window.
 # hysteresis defaults to 10% of the error budget (0.005 for a 0.95 objective).

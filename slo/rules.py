@@ -110,6 +110,7 @@ class TrendRule:
     memory: int
     confidence: float
     approach: float
+    shifts: tuple[float, ...]     # alternatives, in error budgets (one CUSUM chart each)
     reference_labels: float       # effective labels the usual level needs before it is used
     id: str = "trend"
     for_s: int = 0
@@ -260,7 +261,7 @@ def resolve_rules(spec: SloSpec) -> RuleSet:
     trend = None
     if alerting.trend is not None:
         q = alerting.trend
-        trend = TrendRule(q.severity, q.threshold, q.memory, q.confidence, q.approach,
+        trend = TrendRule(q.severity, q.threshold, q.memory, q.confidence, q.approach, q.shifts,
                           defaults.TREND["reference_labels"] * spec.min_labels)
     resolve = alerting.resolve
     hysteresis = (resolve.hysteresis if resolve.hysteresis is not None
@@ -312,8 +313,8 @@ def clearances(rules: RuleSet, estimates: Mapping[int, Estimate],
 
     Burn-rate rules: long window known and below threshold - hysteresis / budget (0.1 budgets
     by default). Window rules: the window estimate at or above objective + hysteresis. The
-    sequential and trend tests: statistic at most half its threshold. Starvation: enough labels
-    again.
+    sequential test: statistic at most half its threshold; trend: that, or the window's burn
+    at most its `approach` minus the margin. Starvation: enough labels again.
     """
     main = estimates[rules.window]
     above = main.sufficient and main.value >= rules.objective + rules.hysteresis
@@ -328,7 +329,11 @@ def clearances(rules: RuleSet, estimates: Mapping[int, Estimate],
     if rules.sequential is not None:
         out["sequential"] = cusum is None or cusum <= rules.sequential.threshold / 2.0
     if rules.trend is not None:
-        out["trend"] = trend is None or trend <= rules.trend.threshold / 2.0
+        # half the evidence gone, or the window clearly short of the approach it needs to warn
+        # (a lasting but compliant change keeps the evidence while the usual level is frozen)
+        out["trend"] = (trend is None or trend <= rules.trend.threshold / 2.0
+                        or (main.sufficient
+                            and burn_rate(main.value, rules.objective) <= rules.trend.approach - margin))
     return out
 
 
@@ -338,11 +343,11 @@ def _pct(x: float) -> str:
 
 def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
              cusum: float | None, predictions: int | None, history: float,
-             trend: tuple[float, float] | None = None) -> list[Finding]:
+             trend: tuple[float, float, bool] | None = None) -> list[Finding]:
     """Rules whose condition holds given the window `estimates` (keyed by window seconds).
 
     `history`: seconds of event time the key has data for. `cusum`: the sequential statistic;
-    `trend`: (statistic, usual error rate bound) of the trend test, None while it is inactive.
+    `trend`: (statistic, usual error rate bound, alarm) of the trend test, None while inactive.
     """
     out: list[Finding] = []
     metric, objective = rules.metric, rules.objective
@@ -406,9 +411,9 @@ def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
                                f"{wname})"))
     if rules.trend is not None and trend is not None and main.sufficient:
         r = rules.trend
-        statistic, usual = trend
+        statistic, usual, alarm = trend
         burn = burn_rate(main.value, objective)
-        if statistic >= r.threshold and burn >= r.approach:
+        if alarm and burn >= r.approach:
             errors = "false positives" if metric == "precision" else "false negatives"
             out.append(Finding(r.id, r.severity, r.for_s,
                                f"trend: {errors} rose from their usual rate (at most "

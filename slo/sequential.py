@@ -13,11 +13,11 @@ The tracker runs two of them (slo/tracker.py):
 
 - `sequential` (p0 = the error budget, p1 = `shift` x budget): a collapse well past the
   objective. ARL >= e^threshold labels while the SLO is met.
-- `trend` (p0 = a high upper confidence bound of the key's own usual error rate, from
-  `ErrorBaseline`; p1 = the budget): the error rate has moved from its usual level up to the
-  budget, i.e. a slow decline that will breach. ARL >= e^threshold labels while the key's error
-  rate stays at its usual level (p0 is an upper bound at 99%, so estimating it does not make
-  the test optimistic).
+- `trend` (`TrendTest`: p0 = a high upper confidence bound of the key's own usual error rate,
+  from `ErrorBaseline`; one chart per p1 in 1, 1.5 and 3 x the budget): the error rate has moved
+  from its usual level up to the budget or beyond, a slow decline that will breach or a
+  collapse. ARL >= e^threshold labels while the key's error rate stays at its usual level (p0
+  is an upper bound at 99%, so estimating it does not make the test optimistic).
 
 Weighted labels (review sampling) enter as Kish-effective counts: the tracker scales each
 label's weight by n_eff / total weight of the labels that arrived in the same step, so a few
@@ -93,6 +93,76 @@ class BernoulliCusum:
         (0.0703, True)
         """
         return error_rate * self._log_error + (1.0 - error_rate) * self._log_success
+
+
+class TrendTest:
+    """Multi-chart CUSUM: the key's usual error rate p0 against each of `shifts` x the budget.
+
+    One chart per alternative (the budget itself for slow declines, larger multiples for
+    collapses, where a chart tuned to the budget is slow). Each chart alarms at `threshold` +
+    ln(number of charts), so by the union bound the false-alarm rate of the whole test is at most
+    that of one chart at `threshold`: ARL >= e^threshold labels while the rate stays at p0.
+    `statistic` is the largest chart's evidence less that correction.
+
+    >>> t = TrendTest(budget=0.05, shifts=(1.0, 3.0), threshold=12.0)
+    >>> t.set_usual(0.03)
+    >>> for i in range(201):                 # 15% errors
+    ...     _ = t.add(i % 20 < 3)
+    >>> round(t.statistic, 2), t.alarm       # capped at the threshold
+    (12.0, True)
+    """
+
+    __slots__ = ("budget", "shifts", "threshold", "charts")
+
+    def __init__(self, budget: float, shifts: tuple[float, ...], threshold: float):
+        if not 0.0 < budget < 1.0 or not shifts or min(shifts) < 1.0 or threshold <= 0.0:
+            raise ValueError("need 0 < budget < 1, shifts >= 1, threshold > 0")
+        self.budget = budget
+        self.shifts = tuple(shifts)
+        self.threshold = threshold
+        self.charts: list[BernoulliCusum] = []
+
+    @property
+    def p0(self) -> float | None:
+        """The usual error rate the charts test against (None before `set_usual`)."""
+        return self.charts[0].p0 if self.charts else None
+
+    def set_usual(self, p0: float) -> None:
+        """Test against the usual error rate `p0` (below the budget); statistics are kept."""
+        cap = (1.0 + self.budget) / 2.0
+        p1s = [min(shift * self.budget, cap) for shift in self.shifts]
+        if not self.charts:
+            extra = math.log(len(p1s))
+            self.charts = [BernoulliCusum(p0, p1, self.threshold + extra) for p1 in p1s]
+        else:
+            for chart, p1 in zip(self.charts, p1s):
+                chart.set_rates(p0, p1)
+
+    def add(self, error: bool, weight: float = 1.0) -> float:
+        """Add one label to every chart; return the statistic.
+
+        Each chart is capped at its threshold: the alarm holds while the evidence does, and
+        once the errors are back at the usual level it clears in a bounded number of labels
+        (half the threshold over the drift), however long the episode lasted.
+        """
+        for chart in self.charts:
+            if chart.add(error, weight) > chart.threshold:
+                chart.statistic = chart.threshold
+        return self.statistic
+
+    @property
+    def statistic(self) -> float:
+        if not self.charts:
+            return 0.0
+        return max(0.0, max(c.statistic for c in self.charts) - math.log(len(self.charts)))
+
+    @property
+    def alarm(self) -> bool:
+        return any(c.alarm for c in self.charts)
+
+    def reset(self) -> None:
+        for chart in self.charts:
+            chart.reset()
 
 
 class ErrorBaseline:

@@ -180,6 +180,14 @@ class TrendSpec(_Spec):
     memory: Duration = parse_duration(defaults.TREND["memory"])  # time constant of the usual level
     confidence: Probability = defaults.TREND["confidence"]    # of the usual level's upper bound
     approach: Probability = defaults.TREND["approach"]        # window burn needed to warn
+    shifts: tuple[PositiveNumber, ...] = defaults.TREND["shifts"]  # alternatives, in budgets
+
+    @field_validator("shifts")
+    @classmethod
+    def _shifts_at_least_one(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or min(value) < 1.0:
+            raise ValueError(f"must be a non-empty list of error budgets, each at least 1 (got {list(value)})")
+        return value
 
 
 class ResolveSpec(_Spec):

@@ -48,7 +48,7 @@ from slo.intervals import Bounds
 from slo.policy import AlertPolicy, Transition
 from slo.routing import TrackerKey
 from slo.rules import RuleSet, clearances, evaluate, resolve_rules
-from slo.sequential import BernoulliCusum, ErrorBaseline
+from slo.sequential import BernoulliCusum, ErrorBaseline, TrendTest
 from slo.snapshots import AlertEvent, StatusSnapshot
 from slo.spec import SloSpec
 from slo.version_health import VersionHealth
@@ -85,7 +85,7 @@ class SloTracker:
                                                 rules.sequential.threshold)
                       if rules.sequential else None)
         # the trend test's CUSUM exists while the key's usual error rate is known and below budget
-        self.trend: BernoulliCusum | None = None
+        self.trend: TrendTest | None = None
         self.baseline = ErrorBaseline(rules.trend.memory) if rules.trend else None
         # labels observed since the last step, for the sequential tests (labeled_at, id, error, w)
         self._fresh: list[tuple[float, str, bool, float]] = []
@@ -238,7 +238,8 @@ class SloTracker:
         main = estimates[rules.window]
         predictions = main.counts.predictions if self.predictions_seen else None
         cusum = self.cusum.statistic if self.cusum is not None else None
-        trend = (self.trend.statistic, self.trend.p0) if self.trend is not None else None
+        trend = ((self.trend.statistic, self.trend.p0, self.trend.alarm)
+                 if self.trend is not None else None)
         findings = evaluate(rules, estimates, self.bounds, cusum, predictions, ring.history(g),
                             trend)
         threshold = rules.objective + rules.hysteresis
@@ -291,6 +292,8 @@ class SloTracker:
         weights = [item[3] for item in fresh]
         scale = sum(weights) / sum(w * w for w in weights)
         cusum, trend, baseline = self.cusum, self._trend_test(), self.baseline
+        if self.policy.episode is not None:
+            baseline = None     # an episode's labels are not the key's usual level
         for t, _, error, w in fresh:
             if cusum is not None:
                 cusum.add(error, w * scale)
@@ -300,7 +303,7 @@ class SloTracker:
                 baseline.add(t, error, w)
         fresh.clear()
 
-    def _trend_test(self) -> BernoulliCusum | None:
+    def _trend_test(self) -> TrendTest | None:
         """The trend CUSUM with p0 set from the usual error rate; None while unusable."""
         rule, baseline = self.rules.trend, self.baseline
         if rule is None or baseline is None or baseline.n_eff < rule.reference_labels:
@@ -311,9 +314,8 @@ class SloTracker:
             self.trend = None       # usually at the budget already: the other rules judge it
             return None
         if self.trend is None:
-            self.trend = BernoulliCusum(p0, budget, rule.threshold)
-        else:
-            self.trend.set_rates(p0, budget)
+            self.trend = TrendTest(budget, rule.shifts, rule.threshold)
+        self.trend.set_usual(p0)
         return self.trend
 
     def _judge_timeslice(self, t: float, estimates: dict[int, Estimate]) -> None:
