@@ -106,7 +106,7 @@ class TrendTest:
 
     >>> t = TrendTest(budget=0.05, shifts=(1.0, 3.0), threshold=12.0)
     >>> t.set_usual(0.03)
-    >>> for i in range(201):                 # 15% errors
+    >>> for i in range(203):                 # 15% errors
     ...     _ = t.add(i % 20 < 3)
     >>> round(t.statistic, 2), t.alarm       # capped at the threshold
     (12.0, True)
