@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DAY, HOUR, START, LoadWatch, md_table, print_machine, verdict  # noqa: E402
+from common import DAY, FRAUD_SLO, HOUR, START, LoadWatch, md_table, print_machine, verdict  # noqa: E402
 
 from flows.engine_state import SloEngine  # noqa: E402
 from schemas.joined import JoinedRecord  # noqa: E402
@@ -54,17 +54,7 @@ from simulator.streams import TrafficGenerator  # noqa: E402
 from slo.snapshots import AlertEvent, StatusSnapshot  # noqa: E402
 from slo.spec import parse_slo_yaml  # noqa: E402
 
-SLO = """
-slos:
-  - name: fraud-precision
-    model_id: fraud-detector
-    metric: precision
-    positive_label: 1
-    objective: 0.95
-    window: 1h
-    min_labels: 30
-    segments: [country]
-"""
+SLO = FRAUD_SLO
 OBJECTIVE, MIN_LABELS = 0.95, 30
 QUIET = 1800.0           # a naive rule pages again only after 30 minutes false
 LATENESS, STEP = 120.0, 60.0
