@@ -102,7 +102,10 @@ class TrendTest:
     collapses, where a chart tuned to the budget is slow). Each chart alarms at `threshold` +
     ln(number of charts), so by the union bound the false-alarm rate of the whole test is at most
     that of one chart at `threshold`: ARL >= e^threshold labels while the rate stays at p0.
-    `statistic` is the largest chart's evidence less that correction.
+    `statistic` is the largest chart's evidence less that correction. The alarm latches: on when
+    a chart reaches its threshold, off once `statistic` is back to half the threshold (the same
+    margin the alert policy needs to resolve), so a single good label after the alarm does not
+    hide it while other rules' conditions (the tracker's approach gate) catch up.
 
     >>> t = TrendTest(budget=0.05, shifts=(1.0, 3.0), threshold=12.0)
     >>> t.set_usual(0.03)
@@ -112,7 +115,7 @@ class TrendTest:
     (12.0, True)
     """
 
-    __slots__ = ("budget", "shifts", "threshold", "charts")
+    __slots__ = ("budget", "shifts", "threshold", "charts", "latched")
 
     def __init__(self, budget: float, shifts: tuple[float, ...], threshold: float):
         if not 0.0 < budget < 1.0 or not shifts or min(shifts) < 1.0 or threshold <= 0.0:
@@ -121,6 +124,7 @@ class TrendTest:
         self.shifts = tuple(shifts)
         self.threshold = threshold
         self.charts: list[BernoulliCusum] = []
+        self.latched = False
 
     @property
     def p0(self) -> float | None:
@@ -146,9 +150,13 @@ class TrendTest:
         (half the threshold over the drift), however long the episode lasted.
         """
         for chart in self.charts:
-            if chart.add(error, weight) > chart.threshold:
+            if chart.add(error, weight) >= chart.threshold:
                 chart.statistic = chart.threshold
-        return self.statistic
+                self.latched = True
+        statistic = self.statistic
+        if self.latched and statistic <= self.threshold / 2.0:
+            self.latched = False
+        return statistic
 
     @property
     def statistic(self) -> float:
@@ -158,11 +166,12 @@ class TrendTest:
 
     @property
     def alarm(self) -> bool:
-        return any(c.alarm for c in self.charts)
+        return self.latched
 
     def reset(self) -> None:
         for chart in self.charts:
             chart.reset()
+        self.latched = False
 
 
 class ErrorBaseline:

@@ -190,3 +190,16 @@ def test_trend_spec():
     assert resolve_rules(parse_slo_yaml(base + ", alerting: {trend: null}}]").slos[0]).trend is None
     with pytest.raises(SloSpecError):
         parse_slo_yaml(base + ", alerting: {trend: {shifts: [0.5]}}}]")
+
+
+def test_trend_alarm_latches_until_half_the_evidence_is_gone():
+    t = TrendTest(0.05, (1.0, 3.0), 10.0)
+    t.set_usual(0.02)
+    while not t.alarm:
+        t.add(True)
+    assert t.statistic == pytest.approx(10.0)          # capped at the threshold
+    t.add(False)
+    assert t.alarm and t.statistic < 10.0               # one good label does not hide it
+    while t.statistic > 5.0:
+        t.add(False)
+    assert not t.alarm
