@@ -56,6 +56,8 @@ from schemas.joined import JoinedRecord  # noqa: E402
 from simulator.model import Behaviour  # noqa: E402
 from simulator.scenarios import SCENARIOS  # noqa: E402
 from simulator.streams import TrafficGenerator  # noqa: E402
+from slo import defaults  # noqa: E402
+from slo.durations import format_duration  # noqa: E402
 from slo.snapshots import AlertEvent, StatusSnapshot  # noqa: E402
 from slo.spec import parse_slo_yaml  # noqa: E402
 
@@ -159,6 +161,24 @@ class KeyState:
 DETECTORS = ("ours", "point", "moving", "adwin")
 NAMES = {"ours": "slo-monitor (default rules)", "point": "naive: 1h point estimate < objective",
          "moving": "naive: < 7-day MA - 1 sd", "adwin": "naive: ADWIN on per-label error"}
+
+
+def trend_alerting(window: int = 3600) -> str:
+    """The `alerting:` block measured as the candidate default: the trend test on, and the
+    approaching warning's 6h confidence corrected for multiple looks (slo/defaults.py)."""
+    tiers = []
+    for d in defaults.BURN_RATES:
+        confidence = d["confidence"]
+        if d["severity"] == "warning":
+            confidence = defaults.TREND_BURN_WARNING_CONFIDENCE
+        fields = [f"severity: {d['severity']}", f"long: {format_duration(round(window * d['long_fraction']))}",
+                  f"short: {format_duration(round(window * d['short_fraction']))}",
+                  f"threshold: {d['threshold']}", f"confidence: {confidence}",
+                  f"for: {format_duration(round(window * d['for_fraction']))}"]
+        if d.get("short_confidence") is not None:
+            fields.append(f"short_confidence: {d['short_confidence']}")
+        tiers.append("{" + ", ".join(fields) + "}")
+    return "{trend: {}, burn_rates: [" + ", ".join(tiers) + "]}"
 
 
 def slo_text(alerting: str | None) -> str:
@@ -301,7 +321,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="scenarios simulated in parallel (default 2)")
     parser.add_argument("--alerting", help="an `alerting:` block for the SLO, flow-style YAML, to try other "
                                            "rules (e.g. '{sequential: {threshold: 12}}'); default: the defaults")
+    parser.add_argument("--trend", action="store_true",
+                        help="the candidate default: trend test on, approaching warning corrected for "
+                             "multiple looks (the `alerting:` block is printed)")
     args = parser.parse_args()
+    if args.trend:
+        args.alerting = trend_alerting()
 
     print_machine("Detection quality (issue 6.4)")
     if args.alerting:

@@ -209,7 +209,8 @@ class ResolveSpec(_Spec):
 class AlertingSpec(_Spec):
     """Alert rules; an omitted rule takes its default, ``null`` disables it.
 
-    The sequential test is the exception: off unless given (``sequential: {}`` for defaults).
+    The sequential and trend tests are the exceptions: off unless given (``sequential: {}``,
+    ``trend: {}`` for defaults).
     """
 
     breach: BreachRuleSpec | None = BreachRuleSpec()
@@ -217,7 +218,7 @@ class AlertingSpec(_Spec):
     sustained: SustainedSpec | None = SustainedSpec()
     starvation: StarvationSpec | None = StarvationSpec()
     sequential: SequentialSpec | None = None             # off unless given (`sequential: {}`)
-    trend: TrendSpec | None = TrendSpec()
+    trend: TrendSpec | None = None                       # off unless given (`trend: {}`)
     resolve: ResolveSpec = ResolveSpec()
 
     @property

@@ -20,7 +20,7 @@ from slo.tracker import SloTracker
 SEQUENTIAL_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
                    "      trend: null\n      sequential: {}\n")
 TREND_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
-              "      starvation: null\n")
+              "      starvation: null\n      trend: {}\n")
 
 
 def _label(i: int, predicted_at: float, labeled_at: float, correct: bool, p: float = 1.0) -> JoinedRecord:
@@ -96,7 +96,7 @@ def test_trend_warns_on_a_decline_the_windows_do_not_confirm():
     assert first is not None and first.rule == "trend" and first.severity == "warning"
     assert START + 48 * 3600 < first.event_time < START + 54 * 3600
     assert "usual rate" in first.reason
-    off = drive(SloTracker(precision_spec(extra=TREND_ONLY + "      trend: null\n")), records, START, end,
+    off = drive(SloTracker(precision_spec(extra=TREND_ONLY.replace("trend: {}", "trend: null"))), records, START, end,
                 keep_snapshots=False)
     assert off.first("trigger") is None
 
@@ -169,7 +169,7 @@ def test_baseline_forgets_with_its_memory():
 
 def test_old_snapshots_restore():
     """A tracker pickled before the trend test existed (it had `_cusum_next`, no `_fresh`)."""
-    tracker = SloTracker(precision_spec())
+    tracker = SloTracker(precision_spec(extra=TREND_ONLY))
     state = tracker.__getstate__()
     for name in ("_fresh", "trend", "baseline"):
         del state[name]
@@ -184,7 +184,8 @@ def test_old_snapshots_restore():
 
 def test_trend_spec():
     base = "slos: [{name: p, model_id: m, metric: precision, positive_label: 1, objective: 0.95"
-    rules = resolve_rules(parse_slo_yaml(base + "}]").slos[0])
+    assert resolve_rules(parse_slo_yaml(base + "}]").slos[0]).trend is None      # off by default
+    rules = resolve_rules(parse_slo_yaml(base + ", alerting: {trend: {}}}]").slos[0])
     assert rules.trend is not None and rules.trend.threshold == 13.0 and rules.trend.memory == 7 * 86400
     assert rules.trend.reference_labels == 300
     assert resolve_rules(parse_slo_yaml(base + ", alerting: {trend: null}}]").slos[0]).trend is None
