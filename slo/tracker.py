@@ -285,7 +285,9 @@ class SloTracker:
 
         In (review time, prediction id) order, so the result does not depend on how the inputs
         were interleaved when read. Each label counts as its weight times n_eff / total weight
-        of the step's labels (Kish), as windows do.
+        of the step's labels (Kish), as windows do. While an alert episode is open the usual
+        level is not updated: those labels are not usual, and without a change alarms are years
+        apart, so leaving their labels out does not bias it.
         """
         fresh = self._fresh
         fresh.sort(key=lambda item: (item[0], item[1]))
