@@ -229,6 +229,21 @@ def end_offsets(topics: list[str]) -> dict[tuple[str, int], int]:
 
 # --- SLO files and traffic ---------------------------------------------------------------------
 
+# The CONTRACT's example SLO (fraud precision, per country), the one the engine and detection
+# benchmarks measure; callers may append SLO keys (indented four spaces) to it.
+FRAUD_SLO = """\
+slos:
+  - name: fraud-precision
+    model_id: fraud-detector
+    metric: precision
+    positive_label: 1
+    objective: 0.95
+    window: 1h
+    min_labels: 30
+    segments: [country]
+"""
+
+
 def model_ids(count: int) -> list[str]:
     return [f"model-{i:03d}" for i in range(count)]
 

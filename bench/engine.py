@@ -22,21 +22,15 @@ import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import FRAUD_SLO  # noqa: E402
 
 from schemas.joined import JoinedRecord  # noqa: E402
 from slo.spec import parse_slo_yaml  # noqa: E402
 from slo.tracker import SloTracker  # noqa: E402
 
-SLO = """\
-slos:
-  - name: fraud-precision
-    model_id: fraud-detector
-    metric: precision
-    positive_label: 1
-    objective: 0.95
-    window: 1h
-    min_labels: 30
-    segments: [country]
+SLO = FRAUD_SLO + """\
     remediation:
       critical: [rollback, raise_review_sampling, diagnostic_report]
 """

@@ -104,6 +104,19 @@ class SequentialRule:
 
 
 @dataclass(frozen=True, slots=True)
+class TrendRule:
+    severity: str
+    threshold: float
+    memory: int
+    confidence: float
+    approach: float
+    shifts: tuple[float, ...]     # alternatives, in error budgets (one CUSUM chart each)
+    reference_labels: float       # effective labels the usual level needs before it is used
+    id: str = "trend"
+    for_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Compliance:
     period: int
     target: float
@@ -127,6 +140,7 @@ class RuleSet:
     sustained: SustainedRule | None
     starvation: StarvationRule | None
     sequential: SequentialRule | None
+    trend: TrendRule | None
     hysteresis: float
     resolve_for: int
     compliance: Compliance | None
@@ -244,6 +258,11 @@ def resolve_rules(spec: SloSpec) -> RuleSet:
     if alerting.sequential is not None:
         q = alerting.sequential
         sequential = SequentialRule(q.severity, q.shift, q.threshold)
+    trend = None
+    if alerting.trend is not None:
+        q = alerting.trend
+        trend = TrendRule(q.severity, q.threshold, q.memory, q.confidence, q.approach, q.shifts,
+                          defaults.TREND["reference_labels"] * spec.min_labels)
     resolve = alerting.resolve
     hysteresis = (resolve.hysteresis if resolve.hysteresis is not None
                   else defaults.RESOLVE["hysteresis_budget_fraction"] * (1.0 - spec.objective))
@@ -265,7 +284,7 @@ def resolve_rules(spec: SloSpec) -> RuleSet:
         windows.add(comp.timeslice)
     rules = RuleSet(spec.metric, spec.objective, window, spec.min_labels, spec.confidence,
                     spec.interval, bucket, parse_duration(defaults.AHEAD) + spec.evaluation_delay, breach, burns,
-                    sustained, starvation, sequential, hysteresis, resolve_for, comp,
+                    sustained, starvation, sequential, trend, hysteresis, resolve_for, comp,
                     tuple(sorted(windows)))
     span, ahead = rules.ring_buckets()
     if span + ahead > 4 * defaults.MAX_RING_BUCKETS:
@@ -289,12 +308,13 @@ class Finding:
 
 
 def clearances(rules: RuleSet, estimates: Mapping[int, Estimate],
-               cusum: float | None) -> dict[str, bool]:
+               cusum: float | None, trend: float | None = None) -> dict[str, bool]:
     """Per rule: is it clear *with margin* (the resolve hysteresis, in that rule's terms)?
 
     Burn-rate rules: long window known and below threshold - hysteresis / budget (0.1 budgets
     by default). Window rules: the window estimate at or above objective + hysteresis. The
-    sequential test: statistic at most half its threshold. Starvation: enough labels again.
+    sequential test: statistic at most half its threshold; trend: that, or the window's burn
+    at most its `approach` minus the margin. Starvation: enough labels again.
     """
     main = estimates[rules.window]
     above = main.sufficient and main.value >= rules.objective + rules.hysteresis
@@ -308,6 +328,12 @@ def clearances(rules: RuleSet, estimates: Mapping[int, Estimate],
         out[r.id] = e.sufficient and burn_rate(e.value, rules.objective) <= r.threshold - margin
     if rules.sequential is not None:
         out["sequential"] = cusum is None or cusum <= rules.sequential.threshold / 2.0
+    if rules.trend is not None:
+        # half the evidence gone, or the window clearly short of the approach it needs to warn
+        # (a lasting but compliant change keeps the evidence while the usual level is frozen)
+        out["trend"] = (trend is None or trend <= rules.trend.threshold / 2.0
+                        or (main.sufficient
+                            and burn_rate(main.value, rules.objective) <= rules.trend.approach - margin))
     return out
 
 
@@ -316,10 +342,12 @@ def _pct(x: float) -> str:
 
 
 def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
-             cusum: float | None, predictions: int | None, history: float) -> list[Finding]:
+             cusum: float | None, predictions: int | None, history: float,
+             trend: tuple[float, float, bool] | None = None) -> list[Finding]:
     """Rules whose condition holds given the window `estimates` (keyed by window seconds).
 
-    `history`: seconds of event time the key has data for.
+    `history`: seconds of event time the key has data for. `cusum`: the sequential statistic;
+    `trend`: (statistic, usual error rate bound, alarm) of the trend test, None while inactive.
     """
     out: list[Finding] = []
     metric, objective = rules.metric, rules.objective
@@ -381,6 +409,17 @@ def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
                                f"{1 - objective:.3g} budget (CUSUM {cusum:.1f} >= "
                                f"{r.threshold:g}; {metric} {_pct(main.value)} over the last "
                                f"{wname})"))
+    if rules.trend is not None and trend is not None and main.sufficient:
+        r = rules.trend
+        statistic, usual, alarm = trend
+        burn = burn_rate(main.value, objective)
+        if alarm and burn >= r.approach:
+            errors = "false positives" if metric == "precision" else "false negatives"
+            out.append(Finding(r.id, r.severity, r.for_s,
+                               f"trend: {errors} rose from their usual rate (at most "
+                               f"{usual:.3g}) to the {1 - objective:.3g} budget (CUSUM "
+                               f"{statistic:.1f} >= {r.threshold:g}); {metric} {_pct(main.value)} "
+                               f"over the last {wname} ({burn:.2f}x the budget)"))
     if (rules.starvation is not None and predictions is not None and not main.sufficient
             and predictions >= rules.min_labels):
         # Starvation means labels *stopped*: this window's labels per prediction fell below a

@@ -1,22 +1,36 @@
-"""Bernoulli CUSUM on the error stream: catches a collapse from few labels.
+"""Sequential tests on the error stream, label by label: two Bernoulli CUSUMs and a baseline.
 
-Windowed rules need a window full of labels before they can say anything; a CUSUM accumulates the
-log-likelihood ratio of "error rate is `shift` budgets" against "error rate is the budget" label
-by label, forgets good stretches (it never drops below 0), and alarms when the evidence reaches
-`threshold` nats. Its false-alarm rate is set per label, not per evaluation: at exactly the
-objective the average run length is about ``e^threshold`` labels (Wald), far more when the model is
-healthier than the objective; the detection delay is about ``threshold / KL`` labels.
+Windowed rules need a window full of labels and re-test it every minute (a scan statistic, whose
+false-alarm rate grows with the number of looks). A CUSUM instead accumulates the log-likelihood
+ratio of "error rate p1" against "error rate p0" over every label exactly once, as the label
+arrives, forgets good stretches (it never drops below 0), and alarms when the evidence reaches
+`threshold` nats. Its false-alarm rate is set per label, not per look: while the error rate stays
+at or below p0 the average run length to a false alarm is at least ``e^threshold`` labels
+(Lorden 1971; far more when the true rate is below p0), whatever the evaluation cadence; the
+detection delay is about ``threshold / KL`` labels, KL the expected increment at the new rate.
 
-The engine feeds it whole event-time buckets once the watermark has passed them (grouped CUSUM);
-weighted labels enter as effective counts (weighted counts scaled to Kish's n_eff), so a few
+The tracker runs two of them (slo/tracker.py):
+
+- `sequential` (p0 = the error budget, p1 = `shift` x budget): a collapse well past the
+  objective. ARL >= e^threshold labels while the SLO is met.
+- `trend` (`TrendTest`: p0 = a high upper confidence bound of the key's own usual error rate,
+  from `ErrorBaseline`; one chart per p1 in 1, 1.5 and 3 x the budget): the error rate has moved
+  from its usual level up to the budget or beyond, a slow decline that will breach or a
+  collapse. ARL >= e^threshold labels while the key's error rate stays at its usual level (p0
+  is an upper bound at 99%, so estimating it does not make the test optimistic).
+
+Weighted labels (review sampling) enter as Kish-effective counts: the tracker scales each
+label's weight by n_eff / total weight of the labels that arrived in the same step, so a few
 heavily weighted labels do not masquerade as many.
 
->>> c = BernoulliCusum(budget=0.05, shift=3.0, threshold=16.0)
->>> for _ in range(25):                      # 25 buckets of 10 labels at 15% errors
-...     _ = c.update(errors=1.5, successes=8.5)
+>>> c = BernoulliCusum(0.05, 0.15, threshold=16.0)
+>>> for i in range(250):                     # 15% errors: KL ~0.070 nats per label
+...     _ = c.add(i % 20 < 3)
 >>> c.alarm, round(c.statistic, 2)
-(True, 17.56)
->>> c.update(errors=0.0, successes=300.0)    # a long good stretch resets it
+(True, 19.38)
+>>> for _ in range(300):                     # a long good stretch resets it
+...     _ = c.add(False)
+>>> c.statistic
 0.0
 """
 
@@ -24,36 +38,47 @@ from __future__ import annotations
 
 import math
 
+from slo.intervals import Bounds
+
+_WILSON = Bounds("wilson")
+
 
 class BernoulliCusum:
-    """One-sided CUSUM for an increase of a Bernoulli error rate from `budget` to shift x budget."""
+    """One-sided CUSUM for an increase of a Bernoulli error rate from `p0` to `p1`."""
 
     __slots__ = ("p0", "p1", "threshold", "statistic", "_log_error", "_log_success")
 
-    def __init__(self, budget: float, shift: float, threshold: float):
-        if not 0.0 < budget < 1.0 or shift <= 1.0 or threshold <= 0.0:
-            raise ValueError("need 0 < budget < 1, shift > 1, threshold > 0")
-        self.p0 = budget
-        # the alternative must stay a probability: cap it halfway between the budget and 1
-        self.p1 = min(shift * budget, (1.0 + budget) / 2.0)
+    def __init__(self, p0: float, p1: float, threshold: float):
+        if threshold <= 0.0:
+            raise ValueError("need threshold > 0")
         self.threshold = threshold
         self.statistic = 0.0
-        self._log_error = math.log(self.p1 / self.p0)
-        self._log_success = math.log((1.0 - self.p1) / (1.0 - self.p0))
+        self.set_rates(p0, p1)
 
-    def update(self, errors: float, successes: float) -> float:
-        """Add a group of (effective) errors and successes; return the statistic."""
-        self.statistic = max(0.0, self.statistic + errors * self._log_error
-                             + successes * self._log_success)
+    @classmethod
+    def for_budget(cls, budget: float, shift: float, threshold: float) -> BernoulliCusum:
+        """Budget against `shift` x budget (capped halfway between the budget and 1)."""
+        if not 0.0 < budget < 1.0 or shift <= 1.0:
+            raise ValueError("need 0 < budget < 1, shift > 1")
+        return cls(budget, min(shift * budget, (1.0 + budget) / 2.0), threshold)
+
+    def set_rates(self, p0: float, p1: float) -> None:
+        """Change the hypotheses (the statistic is kept)."""
+        if not 0.0 < p0 < p1 < 1.0:
+            raise ValueError(f"need 0 < p0 < p1 < 1, got p0={p0!r}, p1={p1!r}")
+        self.p0, self.p1 = p0, p1
+        self._log_error = math.log(p1 / p0)
+        self._log_success = math.log((1.0 - p1) / (1.0 - p0))
+
+    def add(self, error: bool, weight: float = 1.0) -> float:
+        """Add one label (`weight` effective labels); return the statistic."""
+        step = self._log_error if error else self._log_success
+        self.statistic = max(0.0, self.statistic + weight * step)
         return self.statistic
 
-    def update_weighted(self, miss_weight: float, hit_weight: float, weight_sq: float) -> float:
-        """Add a bucket of HT-weighted labels as Kish-effective counts."""
-        total = miss_weight + hit_weight
-        if total <= 0.0 or weight_sq <= 0.0:
-            return self.statistic
-        scale = total / weight_sq          # n_eff / total
-        return self.update(miss_weight * scale, hit_weight * scale)
+    def reset(self) -> None:
+        """Forget the evidence (re-arm after an alert resolved)."""
+        self.statistic = 0.0
 
     @property
     def alarm(self) -> bool:
@@ -61,5 +86,140 @@ class BernoulliCusum:
         return self.statistic >= self.threshold
 
     def kl_per_label(self, error_rate: float) -> float:
-        """Expected statistic drift per label at a true `error_rate` (negative: no alarm)."""
+        """Expected statistic drift per label at a true `error_rate` (negative: no alarm).
+
+        >>> c = BernoulliCusum.for_budget(0.05, 3.0, 16.0)
+        >>> round(c.kl_per_label(0.15), 4), c.kl_per_label(0.05) < 0
+        (0.0703, True)
+        """
         return error_rate * self._log_error + (1.0 - error_rate) * self._log_success
+
+
+class TrendTest:
+    """Multi-chart CUSUM: the key's usual error rate p0 against each of `shifts` x the budget.
+
+    One chart per alternative (the budget itself for slow declines, larger multiples for
+    collapses, where a chart tuned to the budget is slow). Each chart alarms at `threshold` +
+    ln(number of charts), so by the union bound the false-alarm rate of the whole test is at most
+    that of one chart at `threshold`: ARL >= e^threshold labels while the rate stays at p0.
+    `statistic` is the largest chart's evidence less that correction. The alarm latches: on when
+    a chart reaches its threshold, off once `statistic` is back to half the threshold (the same
+    margin the alert policy needs to resolve), so a single good label after the alarm does not
+    hide it while other rules' conditions (the tracker's approach gate) catch up.
+
+    >>> t = TrendTest(budget=0.05, shifts=(1.0, 3.0), threshold=12.0)
+    >>> t.set_usual(0.03)
+    >>> for i in range(203):                 # 15% errors
+    ...     _ = t.add(i % 20 < 3)
+    >>> round(t.statistic, 2), t.alarm       # capped at the threshold
+    (12.0, True)
+    """
+
+    __slots__ = ("budget", "shifts", "threshold", "charts", "latched")
+
+    def __init__(self, budget: float, shifts: tuple[float, ...], threshold: float):
+        if not 0.0 < budget < 1.0 or not shifts or min(shifts) < 1.0 or threshold <= 0.0:
+            raise ValueError("need 0 < budget < 1, shifts >= 1, threshold > 0")
+        self.budget = budget
+        self.shifts = tuple(shifts)
+        self.threshold = threshold
+        self.charts: list[BernoulliCusum] = []
+        self.latched = False
+
+    @property
+    def p0(self) -> float | None:
+        """The usual error rate the charts test against (None before `set_usual`)."""
+        return self.charts[0].p0 if self.charts else None
+
+    def set_usual(self, p0: float) -> None:
+        """Test against the usual error rate `p0` (below the budget); statistics are kept."""
+        cap = (1.0 + self.budget) / 2.0
+        p1s = [min(shift * self.budget, cap) for shift in self.shifts]
+        if not self.charts:
+            extra = math.log(len(p1s))
+            self.charts = [BernoulliCusum(p0, p1, self.threshold + extra) for p1 in p1s]
+        else:
+            for chart, p1 in zip(self.charts, p1s):
+                chart.set_rates(p0, p1)
+
+    def add(self, error: bool, weight: float = 1.0) -> float:
+        """Add one label to every chart; return the statistic.
+
+        Each chart is capped at its threshold: the alarm holds while the evidence does, and
+        once the errors are back at the usual level it clears in a bounded number of labels
+        (half the threshold over the drift), however long the episode lasted.
+        """
+        for chart in self.charts:
+            if chart.add(error, weight) >= chart.threshold:
+                chart.statistic = chart.threshold
+                self.latched = True
+        statistic = self.statistic
+        if self.latched and statistic <= self.threshold / 2.0:
+            self.latched = False
+        return statistic
+
+    @property
+    def statistic(self) -> float:
+        if not self.charts:
+            return 0.0
+        return max(0.0, max(c.statistic for c in self.charts) - math.log(len(self.charts)))
+
+    @property
+    def alarm(self) -> bool:
+        return self.latched
+
+    def reset(self) -> None:
+        for chart in self.charts:
+            chart.reset()
+        self.latched = False
+
+
+class ErrorBaseline:
+    """The key's usual error rate: weighted labels decayed with time constant `memory` seconds.
+
+    Exponential forgetting (a week by default) follows slow legitimate change; a decline over
+    hours moves it little. Its `upper` bound is the trend test's p0.
+
+    >>> b = ErrorBaseline(memory=7 * 86400.0)
+    >>> for i in range(10000):
+    ...     b.add(60.0 * i, i % 100 < 3)
+    >>> round(b.rate, 4), round(b.n_eff), round(b.upper(0.99), 4)
+    (0.0299, 9253, 0.0343)
+    """
+
+    __slots__ = ("memory", "weight", "miss_weight", "weight_sq", "last_time")
+
+    def __init__(self, memory: float):
+        if memory <= 0.0:
+            raise ValueError("need memory > 0")
+        self.memory = memory
+        self.weight = self.miss_weight = self.weight_sq = 0.0
+        self.last_time: float | None = None
+
+    def add(self, t: float, error: bool, weight: float = 1.0) -> None:
+        """One label reviewed at `t` (epoch seconds) with HT weight `weight`."""
+        if self.last_time is None:
+            self.last_time = t
+        elif t > self.last_time:
+            keep = math.exp((self.last_time - t) / self.memory)
+            self.weight *= keep
+            self.miss_weight *= keep
+            self.weight_sq *= keep * keep
+            self.last_time = t
+        self.weight += weight
+        self.weight_sq += weight * weight
+        if error:
+            self.miss_weight += weight
+
+    @property
+    def n_eff(self) -> float:
+        """Kish's effective number of labels behind the estimate."""
+        return self.weight * self.weight / self.weight_sq if self.weight_sq > 0.0 else 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.miss_weight / self.weight if self.weight > 0.0 else 0.0
+
+    def upper(self, confidence: float) -> float:
+        """One-sided Wilson upper bound of the usual error rate."""
+        return _WILSON.upper(self.rate, self.n_eff, confidence)

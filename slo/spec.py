@@ -172,6 +172,24 @@ class SequentialSpec(_Spec):
         return value
 
 
+class TrendSpec(_Spec):
+    """Error rate moved from the key's usual level to the budget (label-by-label CUSUM)."""
+
+    severity: Severity = defaults.TREND["severity"]
+    threshold: PositiveNumber = defaults.TREND["threshold"]
+    memory: Duration = parse_duration(defaults.TREND["memory"])  # time constant of the usual level
+    confidence: Probability = defaults.TREND["confidence"]    # of the usual level's upper bound
+    approach: Probability = defaults.TREND["approach"]        # window burn needed to warn
+    shifts: tuple[PositiveNumber, ...] = defaults.TREND["shifts"]  # alternatives, in budgets
+
+    @field_validator("shifts")
+    @classmethod
+    def _shifts_at_least_one(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or min(value) < 1.0:
+            raise ValueError(f"must be a non-empty list of error budgets, each at least 1 (got {list(value)})")
+        return value
+
+
 class ResolveSpec(_Spec):
     """Resolve only after `for` at or above objective + `hysteresis` with no rule active."""
 
@@ -191,7 +209,8 @@ class ResolveSpec(_Spec):
 class AlertingSpec(_Spec):
     """Alert rules; an omitted rule takes its default, ``null`` disables it.
 
-    The sequential test is the exception: off unless given (``sequential: {}`` for defaults).
+    The sequential and trend tests are the exceptions: off unless given (``sequential: {}``,
+    ``trend: {}`` for defaults).
     """
 
     breach: BreachRuleSpec | None = BreachRuleSpec()
@@ -199,6 +218,7 @@ class AlertingSpec(_Spec):
     sustained: SustainedSpec | None = SustainedSpec()
     starvation: StarvationSpec | None = StarvationSpec()
     sequential: SequentialSpec | None = None             # off unless given (`sequential: {}`)
+    trend: TrendSpec | None = None                       # off unless given (`trend: {}`)
     resolve: ResolveSpec = ResolveSpec()
 
     @property

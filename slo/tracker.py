@@ -39,7 +39,7 @@ import numpy as np
 
 from schemas.joined import JoinedRecord
 from schemas.labels import same_class
-from slo.buckets import HIT_W, HIT_W2, MISS_W, MISS_W2, BucketRing
+from slo.buckets import BucketRing
 from slo.burn_rate import burn_rate
 from slo.compliance import MET, MISSED, UNKNOWN, TimesliceCompliance
 from slo.durations import format_duration
@@ -48,7 +48,7 @@ from slo.intervals import Bounds
 from slo.policy import AlertPolicy, Transition
 from slo.routing import TrackerKey
 from slo.rules import RuleSet, clearances, evaluate, resolve_rules
-from slo.sequential import BernoulliCusum
+from slo.sequential import BernoulliCusum, ErrorBaseline, TrendTest
 from slo.snapshots import AlertEvent, StatusSnapshot
 from slo.spec import SloSpec
 from slo.version_health import VersionHealth
@@ -60,7 +60,7 @@ _DERIVED = ("rules", "bounds", "_windows", "_segment_starts", "_window_names", "
 class SloTracker:
     """Rolling weighted counts, evaluation and alert policy for one (SLO, model, segment)."""
 
-    __slots__ = ("spec", "key", "ring", "policy", "cusum", "_cusum_next", "compliance",
+    __slots__ = ("spec", "key", "ring", "policy", "cusum", "trend", "baseline", "_fresh", "compliance",
                  "versions", "last_step", "last_snapshot", "latest_version", "_latest_time",
                  "predictions_seen", "predictions_dropped") + _DERIVED
 
@@ -81,9 +81,14 @@ class SloTracker:
             ahead_buckets = -(-ahead // rules.bucket)
         self.ring = BucketRing(rules.bucket, span, ahead_buckets)
         self.policy = AlertPolicy(rules.resolve_for)
-        self.cusum = (BernoulliCusum(rules.budget, rules.sequential.shift, rules.sequential.threshold)
+        self.cusum = (BernoulliCusum.for_budget(rules.budget, rules.sequential.shift,
+                                                rules.sequential.threshold)
                       if rules.sequential else None)
-        self._cusum_next: int | None = None
+        # the trend test's CUSUM exists while the key's usual error rate is known and below budget
+        self.trend: TrendTest | None = None
+        self.baseline = ErrorBaseline(rules.trend.memory) if rules.trend else None
+        # labels observed since the last step, for the sequential tests (labeled_at, id, error, w)
+        self._fresh: list[tuple[float, str, bool, float]] = []
         self.compliance = None
         if rules.compliance is not None:
             c = rules.compliance
@@ -143,6 +148,8 @@ class SloTracker:
                 d[base + 6] += w * w
         if not flagged:
             d[base + 7] += 1.0
+        if in_population and (self.cusum is not None or self.baseline is not None):
+            self._fresh.append((record.labeled_at, record.prediction_id, not hit, w))
         version = record.model_version
         if version is not None:
             if t >= self._latest_time:
@@ -222,12 +229,8 @@ class SloTracker:
                                          rules.min_labels,
                                          self.bounds if window == main_window else None,
                                          rules.confidence)
-        if self.cusum is not None:
-            first = g - ring.span if self._cusum_next is None else max(self._cusum_next, g - ring.span)
-            if first < g:
-                for row in rows[first - (g - ring.span):].tolist():
-                    self.cusum.update_weighted(row[MISS_W], row[HIT_W], row[HIT_W2] + row[MISS_W2])
-            self._cusum_next = g
+        if self._fresh:
+            self._consume_fresh()
         if self.compliance is not None:
             self._judge_timeslice(t, estimates)
         self.versions.close_before(t)
@@ -235,15 +238,24 @@ class SloTracker:
         main = estimates[rules.window]
         predictions = main.counts.predictions if self.predictions_seen else None
         cusum = self.cusum.statistic if self.cusum is not None else None
-        findings = evaluate(rules, estimates, self.bounds, cusum, predictions, ring.history(g))
+        trend = ((self.trend.statistic, self.trend.p0, self.trend.alarm)
+                 if self.trend is not None else None)
+        findings = evaluate(rules, estimates, self.bounds, cusum, predictions, ring.history(g),
+                            trend)
         threshold = rules.objective + rules.hysteresis
         recovered = main.sufficient and main.value >= threshold
         recovery = (f"{rules.metric} back at {main.value:.4g}, at or above {threshold:.4g} "
                     f"(objective + hysteresis) for {format_duration(rules.resolve_for)} with no "
                     "alert rule active" if recovered and self.policy.episode is not None else "")
-        cleared = clearances(rules, estimates, cusum) if self.policy.episode is not None else None
+        cleared = (clearances(rules, estimates, cusum, trend[0] if trend else None)
+                   if self.policy.episode is not None else None)
         transitions = self.policy.step(t, findings, recovered, self.key.dedup_key, recovery,
                                        cleared)
+        if any(tr.action == "resolve" for tr in transitions):
+            # re-arm: the next episode needs fresh evidence (the ARL guarantee restarts)
+            for test in (self.cusum, self.trend):
+                if test is not None:
+                    test.reset()
 
         burns = {name: (burn_rate(e.value, rules.objective) if e.value is not None else None)
                  for name, e in zip(self._window_names, estimates.values())}
@@ -267,6 +279,46 @@ class SloTracker:
         self.last_step = g
         self.last_snapshot = snapshot
         return snapshot, events
+
+    def _consume_fresh(self) -> None:
+        """Feed the labels observed since the last step to the sequential tests, each once.
+
+        In (review time, prediction id) order, so the result does not depend on how the inputs
+        were interleaved when read. Each label counts as its weight times n_eff / total weight
+        of the step's labels (Kish), as windows do. While an alert episode is open the usual
+        level is not updated: those labels are not usual, and without a change alarms are years
+        apart, so leaving their labels out does not bias it.
+        """
+        fresh = self._fresh
+        fresh.sort(key=lambda item: (item[0], item[1]))
+        weights = [item[3] for item in fresh]
+        scale = sum(weights) / sum(w * w for w in weights)
+        cusum, trend, baseline = self.cusum, self._trend_test(), self.baseline
+        if self.policy.episode is not None:
+            baseline = None     # an episode's labels are not the key's usual level
+        for t, _, error, w in fresh:
+            if cusum is not None:
+                cusum.add(error, w * scale)
+            if trend is not None:
+                trend.add(error, w * scale)
+            if baseline is not None:
+                baseline.add(t, error, w)
+        fresh.clear()
+
+    def _trend_test(self) -> TrendTest | None:
+        """The trend CUSUM with p0 set from the usual error rate; None while unusable."""
+        rule, baseline = self.rules.trend, self.baseline
+        if rule is None or baseline is None or baseline.n_eff < rule.reference_labels:
+            self.trend = None
+            return None
+        p0, budget = baseline.upper(rule.confidence), self.rules.budget
+        if p0 >= budget:
+            self.trend = None       # usually at the budget already: the other rules judge it
+            return None
+        if self.trend is None:
+            self.trend = TrendTest(budget, rule.shifts, rule.threshold)
+        self.trend.set_usual(p0)
+        return self.trend
 
     def _judge_timeslice(self, t: float, estimates: dict[int, Estimate]) -> None:
         comp = self.rules.compliance
@@ -331,8 +383,14 @@ class SloTracker:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
-            object.__setattr__(self, name, value)
+            if name in self.__slots__:      # a snapshot may hold fields since removed
+                object.__setattr__(self, name, value)
         self._derive()
+        # fields added since the snapshot was written
+        if "_fresh" not in state:
+            self._fresh = []
+            self.trend = None
+            self.baseline = ErrorBaseline(self.rules.trend.memory) if self.rules.trend else None
 
     def snapshot_bytes(self) -> bytes:
         """The pickled state (what a recovery snapshot stores)."""

@@ -1,0 +1,206 @@
+"""The sequential tests (slo/sequential.py) as the tracker runs them: every label once, as it
+arrives, in a deterministic order; the trend test's usual level, gate, resolution and re-arming."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from slo_sim import START, drive, flagged_stream, precision_spec
+
+from schemas.joined import JoinedRecord
+from slo.sequential import BernoulliCusum, ErrorBaseline, TrendTest
+from slo.rules import resolve_rules
+from slo.spec import parse_slo_yaml
+from slo.spec_errors import SloSpecError
+from slo.tracker import SloTracker
+
+SEQUENTIAL_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
+                   "      trend: null\n      sequential: {}\n")
+TREND_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
+              "      starvation: null\n      trend: {}\n")
+
+
+def _label(i: int, predicted_at: float, labeled_at: float, correct: bool, p: float = 1.0) -> JoinedRecord:
+    return JoinedRecord(f"id{i:05d}", "m", "v1", predicted_at, labeled_at, 1, int(correct), p)
+
+
+def test_late_labels_count_once_in_review_order():
+    """Labels of an old bucket that arrive after the clock passed it still reach the CUSUM,
+    each exactly once, in review-time order: the statistic equals a CUSUM fed by hand."""
+    tracker = SloTracker(precision_spec(extra=SEQUENTIAL_ONLY))
+    rng = np.random.default_rng(3)
+    # all predictions in the first 10 minutes; labels trickle in over the next 40 minutes
+    records = [_label(i, START + rng.uniform(0, 600), START + 600 + rng.uniform(0, 2400),
+                      bool(rng.uniform() > 0.2)) for i in range(400)]
+    drive(tracker, records, START, START + 3 * 3600)
+    reference = BernoulliCusum.for_budget(0.05, 3.0, 16.0)
+    for r in sorted(records, key=lambda r: (r.labeled_at, r.prediction_id)):
+        reference.add(r.label != 1)
+    assert tracker.cusum is not None
+    assert tracker.cusum.statistic == pytest.approx(reference.statistic, abs=1e-9)
+    assert reference.statistic > 0 and tracker.ring.dropped_late == 0
+
+
+def test_same_result_whatever_the_arrival_order_within_a_step():
+    spec = precision_spec(extra=SEQUENTIAL_ONLY)
+    rng = np.random.default_rng(5)
+    records = [_label(i, START + 60 * (i // 10), START + 60 * (i // 10) + 30, bool(rng.uniform() > 0.25))
+               for i in range(600)]
+    stats = []
+    for seed in (1, 2):
+        tracker = SloTracker(spec)
+        shuffled = list(records)
+        np.random.default_rng(seed).shuffle(shuffled)
+        # the same labels per step, read in a different order (as two shards might deliver them)
+        by_step: dict[int, list[JoinedRecord]] = {}
+        for r in shuffled:
+            by_step.setdefault(int(r.labeled_at // 60) + 1, []).append(r)
+        for step in sorted(by_step):
+            for r in by_step[step]:
+                tracker.observe(r)
+            tracker.advance(step * 60.0)
+        stats.append(tracker.cusum.statistic)
+    assert stats[0] == stats[1] and stats[0] > 0
+
+
+def test_weighted_labels_count_as_effective_labels():
+    """Two labels per step, one of weight 1 and one of weight 9: n_eff = 100/82 per step, so the
+    CUSUM moves by (w x n_eff / total weight) per label, not by the raw weights."""
+    tracker = SloTracker(precision_spec(extra=SEQUENTIAL_ONLY))
+    tracker.observe(_label(0, START, START + 10, False, p=1.0))
+    tracker.observe(_label(1, START, START + 20, False, p=1 / 9))
+    tracker.advance(START + 60)
+    c = BernoulliCusum.for_budget(0.05, 3.0, 16.0)
+    assert tracker.cusum.statistic == pytest.approx(10 / 82 * 10 * c._log_error)
+
+
+def _healthy_then(precision_after: float, hours_after: int, seed: int = 7, per_hour: float = 600.0):
+    """Two days at 0.97 (the usual level), then `precision_after`."""
+    rng = np.random.default_rng(seed)
+    before = 48 * 60
+    return flagged_stream(rng, START, before + hours_after * 60, per_hour,
+                          lambda m: np.where(m < before, 0.97, precision_after))
+
+
+def test_trend_warns_on_a_decline_the_windows_do_not_confirm():
+    """0.97 -> 0.94: just below the 0.95 objective. The trend test (against the key's usual 3%)
+    warns within a few hours; with trend disabled, the same windowed rules never page."""
+    records = _healthy_then(0.94, 8)
+    end = START + 56 * 3600
+    run = drive(SloTracker(precision_spec(extra=TREND_ONLY)), records, START, end,
+                keep_snapshots=False)
+    first = run.first("trigger")
+    assert first is not None and first.rule == "trend" and first.severity == "warning"
+    assert START + 48 * 3600 < first.event_time < START + 54 * 3600
+    assert "usual rate" in first.reason
+    off = drive(SloTracker(precision_spec(extra=TREND_ONLY.replace("trend: {}", "trend: null"))), records, START, end,
+                keep_snapshots=False)
+    assert off.first("trigger") is None
+
+
+def test_trend_stays_quiet_on_a_healthy_key_and_far_from_the_objective():
+    """Stable at 0.97 for 3 days: no alarm. 0.999 -> 0.975 (errors x25, still half the budget):
+    the CUSUM has the evidence, the approach gate keeps it from paging."""
+    rng = np.random.default_rng(11)
+    stable = flagged_stream(rng, START, 72 * 60, 600.0, 0.97)
+    assert drive(SloTracker(precision_spec(extra=TREND_ONLY)), stable, START, START + 72 * 3600,
+                 keep_snapshots=False).first("trigger") is None
+    better = flagged_stream(rng, START, 60 * 60, 600.0,
+                            lambda m: np.where(m < 48 * 60, 0.999, 0.975))
+    tracker = SloTracker(precision_spec(extra=TREND_ONLY))
+    alarmed = False
+    for chunk in range(60 * 6):
+        t0 = START + chunk * 600.0
+        run = drive(tracker, [r for r in better if t0 <= r.labeled_at < t0 + 600], t0, t0 + 600,
+                    keep_snapshots=False)
+        alarmed = alarmed or (tracker.trend is not None and tracker.trend.alarm)
+        assert run.first("trigger") is None                      # far within the SLO...
+    assert alarmed                                               # ...though the CUSUM saw it
+
+
+def test_trend_needs_a_usual_level_first():
+    """Before the key holds 10 x min_labels effective labels the trend test does not run."""
+    tracker = SloTracker(precision_spec(extra=TREND_ONLY))
+    rng = np.random.default_rng(2)
+    drive(tracker, flagged_stream(rng, START, 20, 600.0, 0.99), START, START + 1200)   # ~200 labels
+    assert tracker.trend is None
+    drive(tracker, flagged_stream(rng, START + 1200, 20, 600.0, 0.99), START + 1200, START + 2400)
+    assert tracker.trend is not None and 0.01 < tracker.trend.p0 < 0.05
+    # a key whose usual error rate is at the budget has nothing to move up from
+    at_budget = SloTracker(precision_spec(extra=TREND_ONLY))
+    drive(at_budget, flagged_stream(rng, START, 120, 600.0, 0.95), START, START + 7200)
+    assert at_budget.baseline.n_eff > 1000 and at_budget.trend is None
+
+
+def test_trend_resolves_and_rearms():
+    rng = np.random.default_rng(13)
+    before, bad = 48 * 60, 6 * 60
+    records = flagged_stream(rng, START, before + bad + 12 * 60, 600.0,
+                             lambda m: np.where((m >= before) & (m < before + bad), 0.85, 0.97))
+    tracker = SloTracker(precision_spec(extra=TREND_ONLY))
+    run = drive(tracker, records, START, START + (before + bad + 12 * 60) * 60.0, keep_snapshots=False)
+    trigger, resolve = run.first("trigger"), run.first("resolve")
+    assert trigger is not None and trigger.rule == "trend"
+    assert resolve is not None and resolve.event_time > START + (before + bad) * 60
+    assert [e.action for e in run.events].count("trigger") == 1
+    assert tracker.trend.statistic < 1.0       # re-armed at the resolve, good labels since
+
+
+def test_trend_false_alarm_rate_is_the_documented_one():
+    """The per-chart threshold is threshold + ln(charts): the union bound behind ARL >= e^h."""
+    t = TrendTest(0.05, (1.0, 1.5, 3.0), 13.0)
+    t.set_usual(0.03)
+    assert [c.threshold for c in t.charts] == pytest.approx([13.0 + math.log(3)] * 3)
+    assert [c.p1 for c in t.charts] == pytest.approx([0.05, 0.075, 0.15])
+    with pytest.raises(ValueError):
+        TrendTest(0.05, (0.5,), 13.0)
+
+
+def test_baseline_forgets_with_its_memory():
+    b = ErrorBaseline(memory=3600.0)
+    for i in range(1000):
+        b.add(float(i), True)
+    b.add(1000.0 + 10 * 3600.0, False)   # ten time constants later: the old errors weigh e^-10
+    assert b.rate < 0.05
+
+
+def test_old_snapshots_restore():
+    """A tracker pickled before the trend test existed (it had `_cusum_next`, no `_fresh`)."""
+    tracker = SloTracker(precision_spec(extra=TREND_ONLY))
+    state = tracker.__getstate__()
+    for name in ("_fresh", "trend", "baseline"):
+        del state[name]
+    state["_cusum_next"] = 5
+    restored = SloTracker.__new__(SloTracker)
+    restored.__setstate__(state)
+    assert restored._fresh == [] and restored.baseline is not None
+    restored.observe(_label(0, START, START + 5, True))
+    restored.advance(START + 60)
+    assert pickle.loads(pickle.dumps(restored)).baseline.n_eff == pytest.approx(1.0)
+
+
+def test_trend_spec():
+    base = "slos: [{name: p, model_id: m, metric: precision, positive_label: 1, objective: 0.95"
+    assert resolve_rules(parse_slo_yaml(base + "}]").slos[0]).trend is None      # off by default
+    rules = resolve_rules(parse_slo_yaml(base + ", alerting: {trend: {}}}]").slos[0])
+    assert rules.trend is not None and rules.trend.threshold == 13.0 and rules.trend.memory == 7 * 86400
+    assert rules.trend.reference_labels == 300
+    assert resolve_rules(parse_slo_yaml(base + ", alerting: {trend: null}}]").slos[0]).trend is None
+    with pytest.raises(SloSpecError):
+        parse_slo_yaml(base + ", alerting: {trend: {shifts: [0.5]}}}]")
+
+
+def test_trend_alarm_latches_until_half_the_evidence_is_gone():
+    t = TrendTest(0.05, (1.0, 3.0), 10.0)
+    t.set_usual(0.02)
+    while not t.alarm:
+        t.add(True)
+    assert t.statistic == pytest.approx(10.0)          # capped at the threshold
+    t.add(False)
+    assert t.alarm and t.statistic < 10.0               # one good label does not hide it
+    while t.statistic > 5.0:
+        t.add(False)
+    assert not t.alarm
