@@ -92,7 +92,7 @@ def load_credential_files(environ: MutableMapping[str, str] | None = None) -> li
     for name in CREDENTIALS:
         path = environ.get(f"{name}_FILE")
         if path:
-            value = read_secret_file(path, name.lower().replace("_", " "))
+            value = read_secret_file(path, f"MLflow credential {name}")
             if value:
                 environ[name] = value
     return [environ[name] for name in SECRETS if environ.get(name)]
