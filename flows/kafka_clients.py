@@ -26,7 +26,8 @@ from pathlib import Path
 from flows.settings import FlowSettings
 
 # Secrets that may come from the environment instead of a file or the command line (where
-# `ps` would show them): variable -> librdkafka setting.
+# `ps` would show them): variable -> librdkafka setting. `<variable>_FILE` names a file holding
+# the value instead (a Docker or Kubernetes secret); it wins over the variable.
 SECRET_ENVIRONMENT = {"KAFKA_SASL_PASSWORD": "sasl.password", "KAFKA_SSL_KEY_PASSWORD": "ssl.key.password"}
 
 
@@ -117,19 +118,36 @@ def client_settings(options: Mapping[str, str], file: Path | str | None = None,
                     environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Extra librdkafka settings (SASL, TLS) for every client, from three places, later wins:
     a properties file (`KEY=VALUE` lines, `#` comments; e.g. from a mounted secret), the
-    `--kafka-config KEY=VALUE` options, then `KAFKA_SASL_PASSWORD`/`KAFKA_SSL_KEY_PASSWORD`.
+    `--kafka-config KEY=VALUE` options, then `KAFKA_SASL_PASSWORD`/`KAFKA_SSL_KEY_PASSWORD` or
+    the file named by `KAFKA_SASL_PASSWORD_FILE`/`KAFKA_SSL_KEY_PASSWORD_FILE`.
 
     >>> client_settings({"sasl.username": "svc"}, environ={"KAFKA_SASL_PASSWORD": "s3cret"})
     {'sasl.username': 'svc', 'sasl.password': 's3cret'}
+    >>> client_settings({}, environ={"KAFKA_SASL_PASSWORD_FILE": "/nonexistent/pw"})
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot read KAFKA_SASL_PASSWORD_FILE /nonexistent/pw: No such file or directory
     """
     settings: dict[str, str] = {}
     if file is not None:
         settings.update(read_properties(Path(file)))
     settings.update(options)
+    environ = environ or {}
     for variable, key in SECRET_ENVIRONMENT.items():
-        if (environ or {}).get(variable):
+        if environ.get(f"{variable}_FILE"):
+            settings[key] = _read_secret(environ[f"{variable}_FILE"], f"{variable}_FILE")
+        elif environ.get(variable):
             settings[key] = environ[variable]
     return settings
+
+
+def _read_secret(path: str, variable: str) -> str:
+    """A secret file's content without surrounding whitespace; errors name the file, not the content."""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise ValueError(f"cannot read {variable} {path}: {reason}") from None
 
 
 def read_properties(path: Path) -> dict[str, str]:

@@ -55,7 +55,7 @@ from remediation.executor_kafka import ControlProducer, ensure_compacted_topic, 
 from remediation.guardrails import DAY, DONE, DRY_RUN, FAILED, PROPOSED, SKIPPED, ActionLedger, LedgerEntry, decide
 from remediation.kafka_config import consumer_config, ensure_topics, producer_config
 from remediation.model_control import Webhook
-from remediation.model_registry import MlflowRegistry, cap_client_retries
+from remediation.model_registry import MlflowRegistry, cap_client_retries, load_credential_files
 from remediation.outbox import OffsetTracker
 from remediation.playbook_config import DIAGNOSTIC_REPORT, RAISE_REVIEW_SAMPLING, ROLLBACK, Playbook, PlaybookConfig
 from remediation.rate_limit import Backoff
@@ -149,8 +149,10 @@ class Executor:
         self.stats: Counter[str] = Counter()
         self.ready = threading.Event()             # set once partitions are assigned
 
+        self._registry_secrets: list[str] = []
         if registry is None and settings.tracking_uri:
             cap_client_retries(settings.mlflow_http_retries, settings.mlflow_http_timeout)
+            self._registry_secrets = load_credential_files()
             registry = MlflowRegistry(settings.tracking_uri)
         self.registry = registry
         environ = os.environ if environ is None else environ
@@ -449,8 +451,8 @@ class Executor:
     # --- introspection ---------------------------------------------------------------------
 
     def secrets(self) -> list[str]:
-        """Routing keys held (for log redaction)."""
-        return self.keys.secrets()
+        """Routing keys and MLflow password/token held (for log redaction)."""
+        return self.keys.secrets() + self._registry_secrets
 
     def waiting(self) -> list[Job]:
         return list(self._jobs)

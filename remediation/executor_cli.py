@@ -24,7 +24,7 @@ from remediation.playbook_config import PlaybookConfig, PlaybookConfigError, loa
 from remediation.rate_limit import Backoff
 from remediation.report.feed import DEFAULT_DIAGNOSTICS_TOPIC
 from remediation.report.files import DEFAULT_REPORTS_DIR
-from remediation.responder_cli import key_values
+from remediation.responder_cli import add_kafka_arguments, kafka_settings
 from remediation.routing_keys import RoutingConfigError, install_redaction
 from remediation.service_thread import configure_logging, run_in_foreground
 
@@ -50,8 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="consumer group (default slo-monitor-executor)")
     parser.add_argument("--instance-id", default=env("SLO_MONITOR_EXECUTOR_INSTANCE") or None,
                         help="static group membership id: a restart takes its partitions back at once")
-    parser.add_argument("--kafka-config", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra librdkafka setting for every client (repeatable)")
+    add_kafka_arguments(parser)
     parser.add_argument("--tracking-uri", default=env("MLFLOW_TRACKING_URI") or None,
                         help="MLflow tracking/registry URI (env MLFLOW_TRACKING_URI); without it rollbacks are skipped")
     parser.add_argument("--mlflow-retries", type=int, default=None,
@@ -126,7 +125,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
         slo_file, args.bootstrap_servers, playbooks, paging, environ,
         alerts_topic=args.alerts_topic, actions_topic=args.actions_topic,
         review_sampling_topic=args.review_sampling_topic, model_control_topic=args.model_control_topic,
-        group_id=args.group_id, instance_id=args.instance_id, kafka_config=key_values(args.kafka_config),
+        group_id=args.group_id, instance_id=args.instance_id, kafka_config=kafka_settings(args, environ),
         tracking_uri=args.tracking_uri, mlflow_http_retries=args.mlflow_retries,
         mlflow_http_timeout=args.mlflow_timeout, give_up_after=args.give_up_after,
         webhook_url=args.webhook_url, events_url=normalize_events_url(args.events_url), ca_bundle=args.ca_bundle,
@@ -148,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         from slo.spec import SloSpecError
 
         if not isinstance(error, (SloSpecError, PlaybookConfigError, PagingConfigError, RoutingConfigError,
-                                  ValueError)):
+                                  ValueError, OSError)):
             raise
         print(f"slo-monitor remediate: {error}", file=sys.stderr)
         return 2

@@ -13,15 +13,21 @@ executor acts on differently:
 The MLflow client retries by itself (7 times with exponential backoff by default, minutes in
 total), which would stall the executor's Kafka loop; `MlflowRegistry` caps it through MLflow's own
 environment variables unless they are already set.
+
+Credentials: the MLflow client reads ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``/``TOKEN`` from the
+environment on every request. `load_credential_files` adds the ``<NAME>_FILE`` forms (a Docker or
+Kubernetes secret mounted as a file; the file wins, as for routing keys) by copying them into this
+process's environment, and returns the secret values so that logs can redact them.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, TypeVar
 
 from remediation.rollback_target import VersionInfo
+from remediation.routing_keys import read_secret_file
 
 T = TypeVar("T")
 
@@ -67,6 +73,29 @@ def cap_client_retries(retries: int | None = None, timeout: int | None = None, b
             os.environ[name] = str(value)
         else:
             os.environ.setdefault(name, str(default))
+
+
+CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+SECRETS = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+
+
+def load_credential_files(environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Set each MLflow credential whose ``<NAME>_FILE`` is given from that file (in `environ`,
+    the process environment by default, where the MLflow client looks); return the password and
+    token in force, for redaction. An unreadable file raises `SecretFileError` naming the file.
+
+    >>> env = {"MLFLOW_TRACKING_TOKEN": "t0ken-from-env"}
+    >>> load_credential_files(env), env
+    (['t0ken-from-env'], {'MLFLOW_TRACKING_TOKEN': 't0ken-from-env'})
+    """
+    environ = os.environ if environ is None else environ
+    for name in CREDENTIALS:
+        path = environ.get(f"{name}_FILE")
+        if path:
+            value = read_secret_file(path, f"MLflow credential {name}")
+            if value:
+                environ[name] = value
+    return [environ[name] for name in SECRETS if environ.get(name)]
 
 
 class MlflowRegistry:

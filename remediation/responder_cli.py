@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from remediation.delivery import HttpRetryPolicy, normalize_events_url
@@ -41,8 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group-id", default="slo-monitor-responder", help="consumer group")
     parser.add_argument("--instance-id", default=env("SLO_MONITOR_RESPONDER_INSTANCE") or None,
                         help="static group membership id: a restart takes its partitions back at once")
-    parser.add_argument("--kafka-config", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra librdkafka setting for every client (repeatable; SASL, TLS, timeouts)")
+    add_kafka_arguments(parser)
     parser.add_argument("--events-url", default=env("PAGERDUTY_EVENTS_URL") or None,
                         help="Events API base URL (env PAGERDUTY_EVENTS_URL; default PagerDuty's)")
     parser.add_argument("--ca-bundle", default=env("PAGERDUTY_CA_BUNDLE") or None,
@@ -62,6 +62,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "{segment} {alert_id} {dedup_key} {model_version})")
     parser.add_argument("--dashboard-url", default=None, help="dashboard URL template (same fields)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+
+
+def add_kafka_arguments(parser: argparse.ArgumentParser) -> None:
+    """Kafka client settings as `slo-monitor run` takes them (shared by `respond` and `remediate`)."""
+    parser.add_argument("--kafka-config", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra librdkafka setting for every client (repeatable; SASL, TLS, timeouts)")
+    parser.add_argument("--kafka-config-file", type=Path, default=os.environ.get("KAFKA_CONFIG_FILE") or None,
+                        help="KEY=VALUE lines for every client (env KAFKA_CONFIG_FILE); passwords may also come "
+                             "from KAFKA_SASL_PASSWORD or the file named by KAFKA_SASL_PASSWORD_FILE")
+
+
+def kafka_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The librdkafka settings of `add_kafka_arguments`, read as `slo-monitor run` reads them
+    (properties file, then options, then password variables), with librdkafka's log lines
+    rate-limited as in the flow (flows/kafka_clients.py): while Kafka is down they would
+    otherwise flood stderr, about 20 lines a second per client."""
+    from flows.kafka_clients import client_settings, quiet_logs
+
+    environ = os.environ if environ is None else environ
+    return quiet_logs(client_settings(key_values(args.kafka_config), args.kafka_config_file, environ))
 
 
 def settings_from_slo_file(slo_file: Any | None, bootstrap_servers: str, paging: PagingConfig | None = None,
@@ -108,7 +128,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
         "actions_topic": args.actions_topic,
         "group_id": args.group_id,
         "instance_id": args.instance_id,
-        "kafka_config": key_values(args.kafka_config),
+        "kafka_config": kafka_settings(args, environ),
         "events_url": normalize_events_url(args.events_url),
         "ca_bundle": args.ca_bundle,
         "http_retry": HttpRetryPolicy(args.http_retries, args.http_retry_sleep, args.http_timeout),
@@ -144,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as error:  # noqa: BLE001 - every configuration problem gets one clear line
         from slo.spec import SloSpecError
 
-        if not isinstance(error, (SloSpecError, PagingConfigError, RoutingConfigError, ValueError)):
+        if not isinstance(error, (SloSpecError, PagingConfigError, RoutingConfigError, ValueError, OSError)):
             raise
         print(f"slo-monitor respond: {error}", file=sys.stderr)
         return 2

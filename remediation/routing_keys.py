@@ -37,8 +37,23 @@ REDACTED = "[REDACTED]"
 log = logging.getLogger(__name__)
 
 
+class SecretFileError(ValueError):
+    """A secret's file cannot be read (the file is named, its content never shown)."""
+
+
 class RoutingConfigError(ValueError):
     """A configured key source cannot be read (named, never shown)."""
+
+
+def read_secret_file(path: str, what: str) -> str | None:
+    """The secret held in file `path`, Docker/Kubernetes style: the whole file, surrounding
+    whitespace (the trailing newline editors add) stripped; None when it is empty."""
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise SecretFileError(f"cannot read {what} from file {path}: {reason}") from None
+    return value or None
 
 
 @dataclass(frozen=True)
@@ -57,10 +72,9 @@ class KeySource:
     def read(self, environ: Mapping[str, str]) -> str | None:
         if self.file:
             try:
-                value = Path(self.file).read_text(encoding="utf-8").strip()
-            except OSError as error:
-                raise RoutingConfigError(f"cannot read routing key {self.describe()}: {error.strerror}") from None
-            return value or None
+                return read_secret_file(self.file, "routing key")
+            except SecretFileError as error:
+                raise RoutingConfigError(str(error)) from None
         if self.env:
             return environ.get(self.env, "").strip() or None
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,12 +27,75 @@ def run_command(bootstrap: str, inputs: Topics, outputs: Topics, *extra: str) ->
     ]
 
 
-def start(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
+class DrainedPipe:
+    """A child's output pipe, read by a thread as the child writes, so the pipe never fills.
+
+    A pipe that nobody reads blocks the child's next write once 64 KB are waiting; librdkafka's
+    broker threads then stall for good (tests/reliability/test_broker_restart.py). `readline`
+    blocks like a pipe's and returns "" at the end; `text` is everything written so far.
+    """
+
+    def __init__(self, pipe) -> None:
+        self._lines: list[str] = []
+        self._next = 0
+        self._ended = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._drain, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, pipe) -> None:
+        for line in pipe:
+            with self._changed:
+                self._lines.append(line)
+                self._changed.notify_all()
+        pipe.close()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def readline(self) -> str:
+        with self._changed:
+            self._changed.wait_for(lambda: self._next < len(self._lines) or self._ended)
+            if self._next < len(self._lines):
+                self._next += 1
+                return self._lines[self._next - 1]
+            return ""
+
+    def text(self) -> str:
+        with self._changed:
+            return "".join(self._lines)
+
+    def wait_end(self, timeout: float | None = None) -> str:
+        """Everything the child wrote, once the pipe is closed (all writers exited)."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise subprocess.TimeoutExpired("output pipe", timeout)
+        return self.text()
+
+    def close(self) -> None:
+        pass  # the draining thread closes the pipe at its end
 
 
-def finish(process: subprocess.Popen, timeout: float = 300) -> str:
+class MonitorProcess(subprocess.Popen):
+    """`Popen` whose stdout and stderr are drained as they come (see `DrainedPipe`);
+    `communicate` returns the whole of both once the process has exited."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        super().__init__(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.stdout = DrainedPipe(self.stdout)
+        self.stderr = DrainedPipe(self.stderr)
+
+    def communicate(self, input=None, timeout: float | None = None) -> tuple[str, str]:
+        assert input is None, "the monitor reads no input"
+        self.wait(timeout)
+        return self.stdout.wait_end(timeout), self.stderr.wait_end(timeout)
+
+
+def start(command: list[str], env: dict[str, str] | None = None) -> MonitorProcess:
+    return MonitorProcess(command, env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
+
+
+def finish(process: MonitorProcess, timeout: float = 300) -> str:
     _, stderr = process.communicate(timeout=timeout)
     assert process.returncode == 0, stderr[-3000:]
     return stderr
@@ -55,7 +119,7 @@ def last_status_per_key(bootstrap: str, topic: str) -> dict[str, dict]:
     return latest
 
 
-def wait_for(condition, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
+def wait_for(condition, timeout: float, what: str, process: MonitorProcess | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if process is not None and process.poll() is not None:

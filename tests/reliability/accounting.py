@@ -6,6 +6,7 @@ dead-letter topic once, and every alert was decided (and, if sent, accepted) exa
 from __future__ import annotations
 
 import orjson
+from confluent_kafka import KafkaException
 
 from flows.settings import Topics
 from tests.flows.cli_monitor import alert_sequence, alerts, last_status_per_key
@@ -43,6 +44,16 @@ def assert_counted_like_reference(bootstrap: str, outputs: Topics, reference: To
     assert alert_sequence(written) == alert_sequence(alerts(bootstrap, reference.alerts))
     identities = [(a["alert_id"], a["action"], a["severity"]) for a in written]
     assert len(identities) == len(set(identities)), "an alert was written twice"
+
+
+def undecided_alerts(bootstrap: str, alerts_topic: str, actions_topic: str) -> set[tuple[str, str]]:
+    """(alert_id, action) of the alerts written that have no paging decision in the audit yet."""
+    written = {(a["alert_id"], a["action"]) for a in alerts(bootstrap, alerts_topic)}
+    try:
+        decisions = [orjson.loads(value) for _, value in read_all(bootstrap, actions_topic)]
+    except KafkaException:  # the responder has not made its audit topic yet
+        return written
+    return written - {(d.get("alert_id"), d.get("alert_action")) for d in decisions if d.get("action") == "page"}
 
 
 def assert_paged_once(bootstrap: str, alerts_topic: str, actions_topic: str, accepted: int) -> list[dict]:

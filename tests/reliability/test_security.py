@@ -2,8 +2,9 @@
 endpoints on loopback by default.
 
 One real SASL_SSL broker (deploy/kafka/kafka-sasl-up.sh) serves the module. `slo-monitor run`
-gets its Kafka settings from a client.properties file and its SASL password from the
-environment, creates its topics, reads the traffic, pages the local PagerDuty receiver and runs
+gets its Kafka settings from a client.properties file and its secrets (SASL password, routing
+key, MLflow password) from environment variables or, in a second run, from files named by
+`<VARIABLE>_FILE` (Docker/Kubernetes secrets), creates its topics, reads the traffic, pages the local PagerDuty receiver and runs
 a rollback against an MLflow that demands basic auth and fails; afterwards every log line, every
 record of every topic, every file written and every audited error message is searched for the
 routing key, the SASL password and the MLflow password.
@@ -21,7 +22,10 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import orjson
 import pytest
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from remediation.receiver import LocalEventsApi
 from simulator.kafka_writer import KafkaWriter
@@ -30,6 +34,7 @@ from simulator.scenarios import precision_drop
 from simulator.streams import TrafficGenerator
 from tests.flows.cli_monitor import SLO_FILE, run_command, start, wait_for
 from tests.flows.monitor_support import FAST_LABELS, HOUR, START, monitor_topics
+from tests.kafka_support import unique_topic
 from tests.reliability.sasl_support import (
     listening_addresses,
     read_topic,
@@ -37,6 +42,7 @@ from tests.reliability.sasl_support import (
     stop_sasl_broker,
     topic_names,
 )
+from tests.remediation.support import alert_dict, kafka_record
 
 pytestmark = pytest.mark.kafka
 
@@ -92,18 +98,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_monitor_over_sasl_ssl_pages_and_no_secret_leaks(sasl_broker, tmp_path):
+SECRETS = {"PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "KAFKA_SASL_PASSWORD": SASL_PASSWORD,
+           "MLFLOW_TRACKING_PASSWORD": MLFLOW_PASSWORD}
+
+
+def _secret_variables(source: str, folder) -> dict[str, str]:
+    """The three secrets as environment variables, or as files named by `<VARIABLE>_FILE` (as
+    Docker and Kubernetes mount secrets: one file each, ending in a newline)."""
+    if source == "environment":
+        return dict(SECRETS)
+    for variable, secret in SECRETS.items():
+        (folder / variable.lower()).write_text(secret + "\n")
+    return {f"{variable}_FILE": str(folder / variable.lower()) for variable in SECRETS}
+
+
+@pytest.mark.parametrize("source", ["environment", "files"])
+def test_monitor_over_sasl_ssl_pages_and_no_secret_leaks(sasl_broker, tmp_path, tmp_path_factory, source):
     inputs, outputs = monitor_topics(), monitor_topics()
     metrics_port = _free_port()
     mlflow = _AuthMlflow()
     with LocalEventsApi(services={ROUTING_KEY: "fraud-team"}) as pagerduty:
         env = {
             **pagerduty.env(),
-            "PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-            "KAFKA_SASL_PASSWORD": SASL_PASSWORD,       # the only place the password is given
+            # the only place each secret is given (secret files outside tmp_path, which is searched)
+            **_secret_variables(source, tmp_path_factory.mktemp("secrets")),
             "MLFLOW_TRACKING_URI": mlflow.url,
             "MLFLOW_TRACKING_USERNAME": "monitor",
-            "MLFLOW_TRACKING_PASSWORD": MLFLOW_PASSWORD,
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
             "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
         }
@@ -167,6 +187,63 @@ def test_monitor_over_sasl_ssl_pages_and_no_secret_leaks(sasl_broker, tmp_path):
         # Also base64 (basic auth) and the key's tail (a partly masked key still identifies it).
         assert base64.b64encode(f"monitor:{secret}".encode()).decode() not in "".join(haystacks.values())
         assert secret[-12:] not in "".join(haystacks.values()), f"the end of the {name} leaks"
+
+
+def test_respond_and_remediate_alone_use_the_properties_file_and_password_file(sasl_broker, tmp_path_factory):
+    """`slo-monitor respond` and `remediate` as separate processes, configured like `run`:
+    KAFKA_CONFIG_FILE for the SASL_SSL settings, KAFKA_SASL_PASSWORD_FILE for the password."""
+    config = sasl_broker.client_config()
+    names = {name: unique_topic(f"alone-{name}") for name in ("alerts", "paged", "acted", "sampling", "control")}
+    admin = AdminClient(config)  # kept alive until the topic exists
+    admin.create_topics([NewTopic(names["alerts"], num_partitions=1)])[names["alerts"]].result(30)
+    producer = Producer(config)
+    key, value = kafka_record(alert_dict("trigger", "critical", alert_id="alone-1"))
+    producer.produce(names["alerts"], value, key)
+    assert producer.flush(30) == 0
+    secrets = tmp_path_factory.mktemp("secrets")
+    (secrets / "sasl").write_text(SASL_PASSWORD + "\n")
+    (secrets / "pagerduty").write_text(ROUTING_KEY + "\n")
+    common = ["--bootstrap-servers", sasl_broker.bootstrap, "--alerts-topic", names["alerts"]]
+    with LocalEventsApi(services={ROUTING_KEY: "fraud-team"}) as pagerduty:
+        env = {**pagerduty.env(), "KAFKA_CONFIG_FILE": str(sasl_broker.properties_file),
+               "KAFKA_SASL_PASSWORD_FILE": str(secrets / "sasl"),
+               "PAGERDUTY_ROUTING_KEY_FILE": str(secrets / "pagerduty")}
+        slo_monitor = [sys.executable, "-m", "slo_monitor"]
+        respond = start([*slo_monitor, "respond", *common, "--actions-topic", names["paged"],
+                         "--group-id", f"respond-{names['alerts']}"], env=env)
+        remediate = start([*slo_monitor, "remediate", "--config", str(SLO_FILE), *common,
+                           "--group-id", f"remediate-{names['alerts']}",
+                           "--actions-topic", names["acted"], "--review-sampling-topic", names["sampling"],
+                           "--model-control-topic", names["control"], "--reports-dir", "none",
+                           "--no-change-events"], env={**env, "MLFLOW_TRACKING_URI": ""})
+        try:
+            wait_for(lambda: any(d.get("outcome") == "sent" for d in _json_records(config, names["paged"])), 120,
+                     "the standalone responder to page over SASL_SSL", respond)
+            wait_for(lambda: {"rollback", "raise_review_sampling"} <= {d.get("action") for d in
+                                                                     _json_records(config, names["acted"])}, 120,
+                     "the standalone executor to audit its playbook over SASL_SSL", remediate)
+        finally:
+            for process in (respond, remediate):
+                process.send_signal(signal.SIGTERM)
+        outputs = [respond.communicate(timeout=60), remediate.communicate(timeout=60)]
+        requests = pagerduty.requests()
+
+    assert (respond.returncode, remediate.returncode) == (0, 0), outputs
+    assert [r.service for r in requests] == ["fraud-team"]
+    acted = {d["action"]: d["outcome"] for d in _json_records(config, names["acted"])}
+    assert acted["raise_review_sampling"] == "done", acted
+    assert read_topic(config, names["sampling"]), "the raised review rate was written over SASL_SSL"
+    for stdout, stderr in outputs:
+        for secret in (SASL_PASSWORD, ROUTING_KEY):
+            assert secret not in stdout + stderr and secret[-12:] not in stdout + stderr
+
+
+def _json_records(config: dict[str, str], topic: str) -> list[dict]:
+    """The JSON records of `topic`; none while it does not exist yet."""
+    try:
+        return [orjson.loads(value) for _, value in read_topic(config, topic)]
+    except KafkaException:
+        return []
 
 
 def test_wrong_sasl_password_fails_clearly_without_printing_it(sasl_broker):

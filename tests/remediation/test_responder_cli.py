@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from flows.kafka_clients import KAFKA_LOG
+from remediation import executor_cli
 from remediation.responder_cli import add_arguments, main, settings_from_args
 from remediation.routing_keys import RoutingKeys
 from tests.kafka_support import REPO
@@ -34,12 +36,33 @@ def test_arguments_become_settings(tmp_path: Path, monkeypatch) -> None:
     assert keys.key(keys.target_for("fraud-precision", "critical")) == OTHER_KEY
     assert settings.alerts_topic == "a" and settings.actions_topic == "remediation-actions"
     assert settings.http_retry.retries == 3 and settings.backoff.maximum == 5
-    assert settings.rate_limit_per_minute is None and settings.kafka_config == {"session.timeout.ms": "6000"}
+    assert settings.rate_limit_per_minute is None
+    assert settings.kafka_config == {"session.timeout.ms": "6000", "logger": KAFKA_LOG}  # rate-limited logs
     assert settings.events_url == "https://127.0.0.1:8443" and settings.links.dashboard == "https://d/{slo}"
+
+
+@pytest.mark.parametrize("command", ["respond", "remediate"])
+def test_kafka_settings_come_from_a_file_options_and_secret_variables_as_for_run(command, tmp_path: Path,
+                                                                                monkeypatch) -> None:
+    properties = tmp_path / "client.properties"
+    properties.write_text("# mounted from a secret\nsecurity.protocol=SASL_SSL\nsasl.username=svc\nclient.id=file\n")
+    password = tmp_path / "sasl-password"
+    password.write_text("pa55-from-file\n")
+    monkeypatch.setenv("KAFKA_CONFIG_FILE", str(properties))
+    environ = {"KAFKA_SASL_PASSWORD_FILE": str(password), "KAFKA_SASL_PASSWORD": "loses-to-the-file"}
+    module = executor_cli if command == "remediate" else None
+    parser = argparse.ArgumentParser()
+    (module.add_arguments if module else add_arguments)(parser)
+    args = parser.parse_args(["--kafka-config", "client.id=option"])
+    settings = (module.settings_from_args if module else settings_from_args)(args, environ=environ)
+    assert dict(settings.kafka_config) == {"security.protocol": "SASL_SSL", "sasl.username": "svc",
+                                           "client.id": "option", "sasl.password": "pa55-from-file",
+                                           "logger": KAFKA_LOG}
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--events-url", "http://127.0.0.1:8080"], "must start with https://"),
+    (["--kafka-config-file", "/nonexistent/client.properties"], "No such file"),
     (["--http-retries", "0"], "at least 1"),
     (["--config", "/nonexistent/slos.yaml"], "cannot read"),
     (["--kafka-config", "novalue"], "KEY=VALUE"),

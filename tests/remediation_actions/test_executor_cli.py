@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.kafka_clients import KAFKA_LOG
 from remediation import executor_cli
 from tests.kafka_support import REPO, unique_topic
 from tests.remediation.support import create_topic
@@ -47,7 +48,7 @@ def test_arguments_become_settings(tmp_path: Path):
                  "--kafka-config", "client.id=x", "--events-url", "https://127.0.0.1:8443/v2/enqueue")
     s = executor_cli.settings_from_args(args, environ={"PD_KEY": "k" * 32})
     assert (s.tracking_uri, s.group_id, s.give_up_after, dict(s.kafka_config)) == (
-        "http://127.0.0.1:5000", "g", 30.0, {"client.id": "x"})
+        "http://127.0.0.1:5000", "g", 30.0, {"client.id": "x", "logger": KAFKA_LOG})  # logs rate-limited
     assert s.events_url == "https://127.0.0.1:8443"
     assert s.routing.default.env == "PD_KEY"                       # the SLO file names the key variable
     assert s.playbooks.spec.slos["fraud-precision"].approval_only

@@ -1,0 +1,87 @@
+"""Coverage-guided fuzzing (atheris, libFuzzer) of the decoders, run by test_fuzz_decoders.py.
+
+Each input is one Kafka message value, given to both decoders and to the flow's first step.
+It must end in a valid event or a `DecodeError` with a bounded reason (any other exception is
+a crash and libFuzzer stops with the input saved); the fast path (`prediction_fields`,
+`label_fields`) must give the models' verdict, reason and values; `decode_message` must give
+a `DeadLetter` with that reason exactly when the model rejects. Where hypothesis
+(test_hostile_input.py, tests/schemas/test_fast_decode.py) generates whole documents, this
+mutates bytes, starting from valid records (the seed corpus), guided by which branches of
+schemas/decode.py each input reaches.
+
+    python tests/reliability/fuzz_decoders.py -runs=50000 -seed=1 CORPUS_DIR
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import atheris
+
+# Coverage feedback from our decoding code, only when run as the fuzzer: the test imports this
+# module for its checks and seeds, and must not instrument the modules of its own process.
+_instrumented = (atheris.instrument_imports(include=["schemas", "flows.decode_stage"])
+                 if __name__ == "__main__" else contextlib.nullcontext())
+with _instrumented:
+    from bytewax.connectors.kafka import KafkaSourceMessage
+
+    from flows.decode_stage import DecodedEvent, decode_message
+    from schemas.dead_letter import DeadLetter
+    from schemas.decode import (
+        DecodeError,
+        decode_label,
+        decode_prediction,
+        label_fields,
+        label_fields_of,
+        prediction_fields,
+        prediction_fields_of,
+    )
+
+LABELS_TOPIC = "labels"
+CHECKS = (
+    ("predictions", decode_prediction, prediction_fields, prediction_fields_of),
+    (LABELS_TOPIC, decode_label, label_fields, label_fields_of),
+)
+
+# Valid records of the contract: the mutations start from these.
+SEEDS = [
+    b'{"prediction_id": "p-1", "model_id": "fraud-detector", "model_version": "v5", '
+    b'"timestamp": "2026-11-26T12:00:00Z", "predicted_label": 1, "score": 0.93, "review_probability": 0.5, '
+    b'"segment": {"country": "US"}, "features": {"amount": 12.5, "merchant": "m-7", "age": null}}',
+    b'{"prediction_id": "p-2", "model_id": "m", "timestamp": 1795690800.25, "predicted_label": "fraud"}',
+    b'{"prediction_id": "p-3", "model_id": "m", "timestamp": 1795690800, "predicted_label": true, "score": 0}',
+    b'{"prediction_id": "p-1", "label": 0, "timestamp": "2026-11-26T13:00:00.5+01:00", "model_id": "m", '
+    b'"reviewer": "ana"}',
+    b'{"prediction_id": "p-2", "label": "fraud", "timestamp": 1795694400}',
+]
+
+
+def _verdict(function, data: bytes):
+    """(result, None) or (None, reason)."""
+    try:
+        return function(data), None
+    except DecodeError as error:
+        reason = str(error)
+        assert reason and len(reason) < 2000, f"unbounded or empty reason: {reason[:200]!r}"
+        return None, reason
+
+
+def check(data: bytes) -> None:
+    for topic, decode, fast, fields_of in CHECKS:
+        event, reason = _verdict(decode, data)
+        fields, fast_reason = _verdict(fast, data)
+        assert fast_reason == reason, f"{topic}: fast path says {fast_reason!r}, the model {reason!r}"
+        if event is not None:
+            assert fields == fields_of(event), f"{topic}: fast path read {fields}, the model {fields_of(event)}"
+        out = decode_message(KafkaSourceMessage(b"key", data, topic=topic, offset=7, partition=0), LABELS_TOPIC,
+                             keep_details=lambda _model: True)
+        if reason is None:
+            assert isinstance(out, DecodedEvent) and out.prediction_id == event.prediction_id, out
+        else:
+            assert isinstance(out, DeadLetter) and out.error == reason and out.offset == 7, out
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, check)
+    atheris.Fuzz()
