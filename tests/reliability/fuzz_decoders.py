@@ -3,8 +3,9 @@
 Each input is one Kafka message value, given to both decoders and to the flow's first step.
 It must end in a valid event or a `DecodeError` with a bounded reason (any other exception is
 a crash and libFuzzer stops with the input saved); the fast path (`prediction_fields`,
-`label_fields`) must give the models' verdict, reason and values; `decode_message` must give
-a `DeadLetter` with that reason exactly when the model rejects. Where hypothesis
+`label_fields`) must give the models' verdict, reason and values; `decode_record` must give
+a `DeadLetter` with that reason exactly when the model rejects, and a kept whole prediction
+equal to the model's. Where hypothesis
 (test_hostile_input.py, tests/schemas/test_fast_decode.py) generates whole documents, this
 mutates bytes, starting from valid records (the seed corpus), guided by which branches of
 schemas/decode.py each input reaches.
@@ -24,9 +25,7 @@ import atheris
 _instrumented = (atheris.instrument_imports(include=["schemas", "flows.decode_stage"])
                  if __name__ == "__main__" else contextlib.nullcontext())
 with _instrumented:
-    from bytewax.connectors.kafka import KafkaSourceMessage
-
-    from flows.decode_stage import DecodedEvent, decode_message
+    from flows.decode_stage import DecodedEvent, decode_record
     from schemas.dead_letter import DeadLetter
     from schemas.decode import (
         DecodeError,
@@ -74,10 +73,11 @@ def check(data: bytes) -> None:
         assert fast_reason == reason, f"{topic}: fast path says {fast_reason!r}, the model {reason!r}"
         if event is not None:
             assert fields == fields_of(event), f"{topic}: fast path read {fields}, the model {fields_of(event)}"
-        out = decode_message(KafkaSourceMessage(b"key", data, topic=topic, offset=7, partition=0), LABELS_TOPIC,
-                             keep_details=lambda _model: True)
+        out = decode_record(topic, 0, 7, b"key", data, topic == LABELS_TOPIC, keep_details=lambda _model: True)
         if reason is None:
             assert isinstance(out, DecodedEvent) and out.prediction_id == event.prediction_id, out
+            if topic != LABELS_TOPIC:
+                assert out.details == event, f"kept prediction {out.details!r}, the model {event!r}"
         else:
             assert isinstance(out, DeadLetter) and out.error == reason and out.offset == 7, out
 
