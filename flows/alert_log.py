@@ -11,14 +11,11 @@ import time
 import uuid
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
+
+from flows.kafka_clients import settled_watermarks
 
 AlertIdentity = tuple[str, str, str]  # (alert_id, action, severity)
-
-# A partition without a leader yet: the topic was just created, or the broker just restarted.
-_NO_LEADER_YET = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                            KafkaError.UNKNOWN_TOPIC_OR_PART})
-
 
 def alert_identity(record: dict) -> AlertIdentity:
     return (record["alert_id"], record["action"], record["severity"])
@@ -34,7 +31,7 @@ def written_alerts(consumer_config: dict[str, str], topic: str, timeout: float =
         deadline = time.monotonic() + timeout
         ends = {}
         for partition in metadata.partitions:
-            low, high = _watermarks(consumer, TopicPartition(topic, partition), deadline)
+            low, high = settled_watermarks(consumer, TopicPartition(topic, partition), deadline)
             if high > low:
                 ends[partition] = (low, high)
         consumer.assign([TopicPartition(topic, p, low) for p, (low, _) in ends.items()])
@@ -55,16 +52,3 @@ def written_alerts(consumer_config: dict[str, str], topic: str, timeout: float =
         return frozenset(seen)
     finally:
         consumer.close()
-
-
-def _watermarks(consumer: Consumer, partition: TopicPartition, deadline: float) -> tuple[int, int]:
-    """Low and high offsets, waiting until `deadline` while the partition has no leader: a monitor
-    started with --recovery-dir right after it created the topic, or right after a broker
-    restart, failed here with NOT_LEADER_FOR_PARTITION (tests/reliability/test_broker_restart.py)."""
-    while True:
-        try:
-            return consumer.get_watermark_offsets(partition, timeout=15)
-        except KafkaException as error:
-            if error.args[0].code() not in _NO_LEADER_YET or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)

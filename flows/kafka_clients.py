@@ -23,6 +23,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
 from flows.settings import FlowSettings
 
 # Secrets that may come from the environment instead of a file or the command line (where
@@ -163,3 +165,23 @@ def read_properties(path: Path) -> dict[str, str]:
             raise ValueError(f"{path}:{number}: expected KEY=VALUE")
         settings[key.strip()] = value.strip()
     return settings
+
+
+# A partition without a leader yet (the topic was just created, or the broker just restarted),
+# or a metadata request that timed out while it settles.
+SETTLING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                      KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT})
+
+
+def settled_watermarks(consumer: Consumer, partition: TopicPartition, deadline: float) -> tuple[int, int]:
+    """Low and high offsets of `partition`, retrying until `deadline` (time.monotonic) while it
+    is settling: a monitor started with --recovery-dir right after it created the topic, or right
+    after a broker restart, failed with NOT_LEADER_FOR_PARTITION (tests/reliability/test_broker_restart.py)."""
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=10)
+        except KafkaException as error:
+            if error.args[0].code() not in SETTLING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+

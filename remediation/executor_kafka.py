@@ -15,6 +15,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from flows.kafka_clients import settled_watermarks
 from remediation.kafka_config import history_config
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def read_history(bootstrap: str, topic: str, extra: Mapping[str, str] | None = N
         ends: dict[int, int] = {}
         starts: dict[int, int] = {}
         for partition in partitions:
-            low, high = _watermarks(reader, TopicPartition(topic, partition))
+            low, high = settled_watermarks(reader, TopicPartition(topic, partition), time.monotonic() + 30.0)
             if high > low:
                 ends[partition], starts[partition] = high, low
         if since is not None and ends:
@@ -133,19 +134,3 @@ def read_history(bootstrap: str, topic: str, extra: Mapping[str, str] | None = N
                     del todo[tp.partition]
     finally:
         reader.close()
-
-
-_SETTLING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                       KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT})
-
-
-def _watermarks(reader: Consumer, tp: TopicPartition, patience: float = 30.0) -> tuple[int, int]:
-    """Low and high offsets, waiting out a topic that was just created (no leader yet)."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return reader.get_watermark_offsets(tp, timeout=10)
-        except KafkaException as error:
-            if error.args[0].code() not in _SETTLING or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
