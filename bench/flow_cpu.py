@@ -138,6 +138,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one more run, print the top")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--default-gc", action="store_true",
+                        help="keep CPython's default collector settings (the monitor tunes them: slo_monitor.gc_tuning)")
     args = parser.parse_args()
 
     print_machine("Flow CPU per event, no Kafka (issue 6.1, A/B figures)")
@@ -148,6 +150,10 @@ def main() -> None:
     events = sum(counts.values())
     print(f"{counts[PREDICTIONS_TOPIC]:,} predictions, {counts[LABELS_TOPIC]:,} labels, "
           f"{args.models} models x 11 keys, {minutes:.1f} min of event time", flush=True)
+    if not args.default_gc:
+        from slo_monitor.gc_tuning import tune_for_streaming
+
+        tune_for_streaming()   # as `slo-monitor run` does before its flow starts
     runs = []
     for i in range(args.repeat):
         run = run_once(inputs, slo_text)

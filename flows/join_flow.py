@@ -200,10 +200,16 @@ def _label_json(prediction_id: str, label: PendingLabel) -> bytes:
 
 def _dead_letter_records(dead_letters: list[DeadLetter], settings: FlowSettings) -> list[OutRecord]:
     counts: dict[str, int] = {}
+    dead_letter_topics: dict[str, str] = {}
     records = []
     for dead in dead_letters:
-        counts[dead.topic] = counts.get(dead.topic, 0) + 1
-        records.append(OutRecord(settings.topics.dead_letter(dead.topic), dead.key, dead.to_json()))
+        topic = dead.topic
+        if topic in counts:
+            counts[topic] += 1
+        else:
+            counts[topic] = 1
+            dead_letter_topics[topic] = settings.topics.dead_letter(topic)
+        records.append(OutRecord(dead_letter_topics[topic], dead.key, dead.to_json()))
     for topic, count in counts.items():
         metrics.labelled(metrics.DEAD_LETTERED, topic).inc(count)
     return records

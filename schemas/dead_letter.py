@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -12,9 +12,12 @@ import orjson
 MAX_RAW_KEPT = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A rejected input message, with where it came from and why it was rejected."""
+class DeadLetter(NamedTuple):
+    """A rejected input message, with where it came from and why it was rejected.
+
+    A NamedTuple, not a frozen dataclass: a flood of junk builds one per record, and a frozen
+    dataclass costs three times as much to build.
+    """
 
     topic: str
     partition: int
@@ -28,23 +31,23 @@ class DeadLetter:
 
         `raw` is the original text when it is valid UTF-8, else base64 with `raw_encoding`
         set, so that any byte string survives the round trip.
+
+        >>> DeadLetter("predictions", 0, 7, "not valid JSON", b"{oops").to_json()
+        b'{"topic":"predictions","partition":0,"offset":7,"error":"not valid JSON","raw":"{oops"}'
         """
-        body: dict[str, object] = {
-            "topic": self.topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "error": self.error,
-        }
         raw = self.raw
-        if raw is not None and len(raw) > MAX_RAW_KEPT:
-            body["raw_truncated_from"] = len(raw)
-            raw = raw[:MAX_RAW_KEPT]
         if raw is None:
-            body["raw"] = None
+            return orjson.dumps({"topic": self.topic, "partition": self.partition, "offset": self.offset,
+                                 "error": self.error, "raw": None})
+        if len(raw) > MAX_RAW_KEPT:
+            body = {"topic": self.topic, "partition": self.partition, "offset": self.offset, "error": self.error,
+                    "raw_truncated_from": len(raw)}
+            raw = raw[:MAX_RAW_KEPT]
         else:
-            try:
-                body["raw"] = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                body["raw"] = base64.b64encode(raw).decode("ascii")
-                body["raw_encoding"] = "base64"
+            body = {"topic": self.topic, "partition": self.partition, "offset": self.offset, "error": self.error}
+        try:
+            body["raw"] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            body["raw"] = base64.b64encode(raw).decode("ascii")
+            body["raw_encoding"] = "base64"
         return orjson.dumps(body)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from flows.join_state import JoinSettings
 from flows.settings import FlowSettings, Topics
+from slo_monitor.gc_tuning import tune_for_streaming
 
 log = logging.getLogger("slo_monitor")
 FIRST_CLUSTER_PORT = 2101
@@ -244,6 +245,7 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     flow = build_monitor_flow(settings, slo_file, alerts_already_written=already_written)
+    tune_for_streaming()
     cli_main(
         flow,
         workers_per_process=1,

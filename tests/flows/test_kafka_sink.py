@@ -1,0 +1,39 @@
+"""The producer sink against the real broker: records arrive, and a failed delivery stops the step."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from flows.kafka_sink import OutRecord, ProducerSink
+from tests.kafka_support import read_all, unique_topic
+
+
+def _create(bootstrap: str, topic: str, config: dict[str, str] | None = None) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1, config=config or {})])[topic].result(30)
+
+
+def _sink(bootstrap: str):
+    return ProducerSink({"bootstrap.servers": bootstrap, "enable.idempotence": "true", "acks": "all",
+                         "linger.ms": "5", "message.timeout.ms": "20000"}).build("out", 0, 1)
+
+
+def test_written_records_arrive_in_order(kafka_bootstrap: str) -> None:
+    topic = unique_topic("sink-ok")
+    _create(kafka_bootstrap, topic)
+    sink = _sink(kafka_bootstrap)
+    sink.write_batch([[OutRecord(topic, b"a", b"1"), OutRecord(topic, None, b"2")], [OutRecord(topic, b"c", b"3")]])
+    sink.close()
+    assert read_all(kafka_bootstrap, topic) == [(b"a", b"1"), (None, b"2"), (b"c", b"3")]
+
+
+def test_a_rejected_record_fails_the_step_naming_the_topic(kafka_bootstrap: str) -> None:
+    # The broker refuses records over the topic's max.message.bytes: librdkafka reports the
+    # failure through the producer-wide delivery callback, and write_batch raises.
+    topic = unique_topic("sink-refused")
+    _create(kafka_bootstrap, topic, {"max.message.bytes": "2000"})
+    sink = _sink(kafka_bootstrap)
+    with pytest.raises(KafkaException, match=f"delivery to {topic} failed"):
+        sink.write_batch([[OutRecord(topic, b"k", b"x" * 20_000)]])
