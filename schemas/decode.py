@@ -117,7 +117,7 @@ def prediction_fields(raw: bytes | None) -> PredictionFields:
     fields = plain_prediction(document)
     if fields is not None:
         return fields
-    return prediction_fields_of(_validate(document, Prediction))
+    return prediction_fields_of(_validate_unusual(document, Prediction))
 
 
 def prediction_fields_and_details(
@@ -131,7 +131,7 @@ def prediction_fields_and_details(
     document = _document(raw, Prediction)
     fields = plain_prediction(document)
     if fields is None:
-        prediction = _validate(document, Prediction)
+        prediction = _validate_unusual(document, Prediction)
         return prediction_fields_of(prediction), (prediction if wanted(prediction.model_id) else None)
     return fields, (trusted_prediction(document, fields) if wanted(fields.model_id) else None)
 
@@ -153,7 +153,7 @@ def label_fields(raw: bytes | None) -> LabelFields:
     fields = plain_label(document)
     if fields is not None:
         return fields
-    return label_fields_of(_validate(document, Label))
+    return label_fields_of(_validate_unusual(document, Label))
 
 
 def prediction_fields_of(p: Prediction) -> PredictionFields:
@@ -235,6 +235,152 @@ def plain_label(document: dict) -> LabelFields | None:
 
 
 _MISSING: dict = {}   # a missing "segment" or "features" (null is not allowed for either)
+
+
+# --- the flow's fast rejection -------------------------------------------------------------------
+#
+# Junk is mostly documents with fields missing or of the wrong JSON type. Validating such a document
+# and wording pydantic's errors costs ~9 us, most of a junk record's cost. When every problem of a
+# document is of that kind (or a timestamp that does not parse), the reason is worded here exactly as
+# `describe_validation_error` words the model's errors; any other problem, or any doubt, leaves the
+# verdict to the model. tests/schemas/test_fast_decode.py checks the reasons agree on generated
+# documents, and the fuzzing harness (tests/reliability/fuzz_decoders.py) on random ones.
+
+
+class _Unsure(Exception):
+    """A field the hand checks cannot judge: the model decides."""
+
+
+def _validate_unusual(document: dict, model: type[Event]) -> Event:
+    """Validate a document the fast checks did not accept, with a fast reason when it is plain junk."""
+    reason = plain_problems(document, model)
+    if reason is not None:
+        raise DecodeError(reason)
+    return _validate(document, model)
+
+
+def plain_problems(document: dict, model: type[BaseModel]) -> str | None:
+    """The model's dead-letter reason for a document whose only problems are missing fields, values of
+    the wrong JSON type or timestamps that do not parse; None when it has none or any other.
+
+    >>> plain_problems({"prediction_id": 12, "timestamp": "2026-11-26"}, Label)
+    "prediction_id: has the wrong type int (got 12); label: is required; timestamp: timestamp has no time \
+zone offset (RFC 3339 needs 'Z' or '+hh:mm') (got '2026-11-26')"
+    >>> plain_problems({"prediction_id": "", "label": 1, "timestamp": 1795690800}, Label) is None  # the model words it
+    True
+    """
+    checks = _FIELD_CHECKS[model]
+    problems: list[str] = []
+    try:
+        for name, required, check in checks:
+            if name in document:
+                problem = check(document[name])
+                if problem is not None:
+                    problems.append(f"{name}: {problem}")
+            elif required:
+                problems.append(f"{name}: is required")
+    except _Unsure:
+        return None
+    if not problems:
+        return None
+    extra = len(problems) - 3
+    return "; ".join(problems[:3]) + (f" (and {extra} more)" if extra > 0 else "")
+
+
+def _wrong_type(value: Any) -> str:
+    return f"has the wrong type {type(value).__name__} (got {_short_repr(value)})"
+
+
+def _text(longest: int, shortest: int = 1, nullable: bool = False) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if type(value) is str:
+            if shortest <= len(value) <= longest:
+                return None
+            raise _Unsure
+        if value is None and nullable:
+            return None
+        return _wrong_type(value)
+    return check
+
+
+def _class_label(value: Any) -> str | None:
+    if _is_class_label(value):
+        return None
+    if type(value) is str:
+        raise _Unsure
+    return _wrong_type(value)
+
+
+def _number(value: Any, *, nullable: bool, zero_allowed: bool) -> str | None:
+    kind = type(value)
+    if kind is float or kind is int:
+        number = float(value)
+        if (0.0 <= number if zero_allowed else 0.0 < number) and number <= 1.0:
+            return None
+        raise _Unsure
+    if value is None and nullable:
+        return None
+    return _wrong_type(value)
+
+
+def _score(value: Any) -> str | None:
+    return _number(value, nullable=True, zero_allowed=True)
+
+
+def _review_probability(value: Any) -> str | None:
+    return _number(value, nullable=False, zero_allowed=False)
+
+
+def _segment(value: Any) -> str | None:
+    if type(value) is not dict:
+        return _wrong_type(value)
+    if len(value) <= MAX_SEGMENT_KEYS and all(
+        len(key) <= _LONGEST_STRING and type(item) is str and len(item) <= MAX_STRING_VALUE
+        for key, item in value.items()
+    ):
+        return None
+    raise _Unsure
+
+
+def _features(value: Any) -> str | None:
+    if type(value) is not dict:
+        return _wrong_type(value)
+    if _plain_features(value):
+        return None
+    raise _Unsure
+
+
+def _timestamp(value: Any) -> str | None:
+    try:
+        parse_event_time(value)
+    except ValueError as error:
+        return f"{error} (got {_short_repr(value)})"
+    except Exception:   # noqa: BLE001 - not the model's value_error: let it word it
+        raise _Unsure from None
+    return None
+
+
+# (field, required, check) in the models' field order, which is the order of their errors
+_FIELD_CHECKS: dict[type[BaseModel], tuple] = {
+    Prediction: (
+        ("prediction_id", True, _text(MAX_ID_LENGTH)),
+        ("model_id", True, _text(MAX_NAME_LENGTH)),
+        ("model_version", False, _text(MAX_NAME_LENGTH, nullable=True)),
+        ("timestamp", True, _timestamp),
+        ("predicted_label", True, _class_label),
+        ("score", False, _score),
+        ("review_probability", False, _review_probability),
+        ("segment", False, _segment),
+        ("features", False, _features),
+    ),
+    Label: (
+        ("prediction_id", True, _text(MAX_ID_LENGTH)),
+        ("label", True, _class_label),
+        ("timestamp", True, _timestamp),
+        ("model_id", False, _text(MAX_NAME_LENGTH, nullable=True)),
+        ("reviewer", False, _text(MAX_NAME_LENGTH, shortest=0, nullable=True)),
+    ),
+}
 
 
 def _is_id(value: Any) -> bool:

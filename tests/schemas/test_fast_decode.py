@@ -16,10 +16,12 @@ from schemas.decode import (
     DecodeError,
     decode_label,
     decode_prediction,
+    describe_validation_error,
     label_fields,
     label_fields_of,
     plain_label,
     plain_prediction,
+    plain_problems,
     prediction_fields,
     prediction_fields_and_details,
     prediction_fields_of,
@@ -220,3 +222,60 @@ def test_valid_but_unusual_records_are_decoded_by_the_model():
     assert fields.score == 1.0 and type(fields.score) is float and fields.predicted_label is True
     assert label_fields(orjson.dumps({"prediction_id": "a", "label": "x", "timestamp": 1795690800,
                                       "reviewer": ""})).reviewer == ""
+
+
+def _models_reason(document: dict, model: type) -> str | None:
+    try:
+        model.model_validate(document)
+    except ValidationError as error:
+        return describe_validation_error(error)
+    return None
+
+
+_fast_reasons_seen = {Prediction: 0, Label: 0}
+
+
+def _fast_reason_is_the_models(document: dict, model: type) -> None:
+    fast = plain_problems(document, model)
+    if fast is not None:
+        _fast_reasons_seen[model] += 1
+        assert fast == _models_reason(document, model), document
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(prediction_documents(), near_valid(_VALID_PREDICTION, prediction_documents())))
+def test_fast_prediction_reasons_are_the_models(document):
+    _fast_reason_is_the_models(document, Prediction)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(label_documents(), near_valid(_VALID_LABEL, label_documents())))
+def test_fast_label_reasons_are_the_models(document):
+    _fast_reason_is_the_models(document, Label)
+
+
+def test_the_generated_documents_did_exercise_the_fast_reasons():
+    # (runs after the two property tests above, in file order) a check that cannot be vacuous
+    assert _fast_reasons_seen[Prediction] > 100 and _fast_reasons_seen[Label] > 100, _fast_reasons_seen
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b'{"prediction_id": 12, "model_id": [], "timestamp": {}, "predicted_label": null}',
+         "prediction_id: has the wrong type int (got 12); model_id: has the wrong type list (got []); timestamp: "
+         "timestamp must be an RFC 3339 string or epoch seconds (got {}) (and 1 more)"),
+        (b'{"prediction_id": "f", "model_id": "m", "timestamp": "9999-12-31T23:59:59Z", "predicted_label": 1}',
+         "timestamp: timestamp '9999-12-31T23:59:59Z' is outside 2000-01-01..2100-01-01 (milliseconds sent as "
+         "seconds?) (got '9999-12-31T23:59:59Z')"),
+        (b'{"model_id": "m", "timestamp": 1795690800, "predicted_label": 1, "score": true, "segment": []}',
+         "prediction_id: is required; score: has the wrong type bool (got True); segment: has the wrong type list "
+         "(got [])"),
+    ],
+)
+def test_junk_gets_the_models_reason_on_the_fast_path(raw, reason):
+    document = orjson.loads(raw)
+    assert plain_problems(document, Prediction) == reason
+    with pytest.raises(DecodeError, match=None) as expected:
+        decode_prediction(raw)
+    assert str(expected.value) == reason
