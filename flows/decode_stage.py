@@ -68,38 +68,32 @@ def decode_record(
     """
     try:
         if is_label:
-            label = label_fields(value)
-            return DecodedEvent(
-                LABELS,
-                partition,
-                label.timestamp,
-                label.prediction_id,
-                # positional: a NamedTuple built with keywords costs twice as much
-                PendingLabel(label.timestamp, label.label, _intern(label.model_id), _intern(label.reviewer),
-                             partition, offset),
-            )
+            prediction_id, label, labeled_at, model_id, reviewer = label_fields(value)
+            return _new(DecodedEvent, (
+                LABELS, partition, labeled_at, prediction_id,
+                _new(PendingLabel, (labeled_at, label, _intern(model_id), _intern(reviewer), partition, offset)),
+                None,
+            ))
         if keep_details is None:
             prediction, details = prediction_fields(value), None
         else:
             prediction, details = prediction_fields_and_details(value, keep_details)
     except DecodeError as error:
         return DeadLetter(topic, partition, offset, str(error), value, key)
-    return DecodedEvent(
-        PREDICTIONS,
-        partition,
-        prediction.timestamp,
-        prediction.prediction_id,
-        PendingPrediction(
-            prediction.timestamp,
-            sys.intern(prediction.model_id),
-            _intern(prediction.model_version),
-            prediction.predicted_label,
-            prediction.review_probability,
-            prediction.score,
-            _shared_segment(prediction.segment),
-        ),
-        details,
+    prediction_id, model_id, model_version, predicted_at, predicted_label, score, review_probability, segment = (
+        prediction
     )
+    return _new(DecodedEvent, (
+        PREDICTIONS, partition, predicted_at, prediction_id,
+        _new(PendingPrediction, (predicted_at, sys.intern(model_id), _intern(model_version), predicted_label,
+                                 review_probability, score, _shared_segment(segment))),
+        details,
+    ))
+
+
+# Builds a NamedTuple from a tuple of all its fields, skipping its Python-level __new__ (which
+# costs twice as much): the flow builds two per event.
+_new = tuple.__new__
 
 
 def _intern(text: str | None) -> str | None:
@@ -107,13 +101,21 @@ def _intern(text: str | None) -> str | None:
 
 
 def _shared_segment(segment: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    """One tuple object per distinct segment, shared by every pending prediction that has it."""
+    """One sorted tuple object per distinct segment, shared by every pending prediction that has it.
+
+    >>> _shared_segment({"tier": "gold", "country": "US"})
+    (('country', 'US'), ('tier', 'gold'))
+    >>> _shared_segment({"country": "US", "tier": "gold"}) is _shared_segment({"tier": "gold", "country": "US"})
+    True
+    """
     if not segment:
         return ()
-    key = tuple(sorted(segment.items()))
-    shared = _SEGMENTS.get(key)
+    as_sent = tuple(segment.items())   # producers keep their key order: found without sorting
+    shared = _SEGMENTS.get(as_sent)
     if shared is None:
+        key = tuple(sorted(as_sent))
         if len(_SEGMENTS) >= _MAX_INTERNED_SEGMENTS:
             return key  # a high-cardinality "segment" is not worth sharing
-        shared = _SEGMENTS[key] = key
+        shared = _SEGMENTS.setdefault(key, key)
+        _SEGMENTS[as_sent] = shared
     return shared
