@@ -30,6 +30,7 @@ from schemas.timestamps import parse_event_time
 MAX_MESSAGE_BYTES = 256 * 1024
 
 Event = TypeVar("Event", bound=BaseModel)
+_JSON_WHITESPACE = (b" ", b"\t", b"\n", b"\r")
 
 
 class DecodeError(ValueError):
@@ -55,6 +56,13 @@ def _document(raw: bytes | None, model: type[BaseModel]) -> dict:
         raise DecodeError("message has no value (tombstone)")
     if len(raw) > MAX_MESSAGE_BYTES:
         raise DecodeError(f"message is {len(raw)} bytes, over the {MAX_MESSAGE_BYTES} byte limit")
+    first = raw[:1]
+    if first != b"{" and first not in _JSON_WHITESPACE:
+        # Not a JSON object, whatever else it is: said without parsing, as a failed parse costs
+        # ~2 us and junk floods are mostly this.
+        if not raw:
+            raise DecodeError("message is empty")
+        raise DecodeError(f"a {model.__name__} must be a JSON object; the message starts with {_short_repr(raw, 40)}")
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:

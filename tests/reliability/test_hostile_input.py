@@ -57,7 +57,8 @@ def test_contract_fields_with_random_values(decoder, document):
     ("raw", "reason"),
     [
         (b"[" * 150_000 + b"]" * 150_000, "over the"),             # deep nesting, also too big
-        (b"[" * 5000 + b"]" * 5000, "not valid JSON"),              # deep nesting within size
+        (b"[" * 5000 + b"]" * 5000, "must be a JSON object"),       # deep nesting within size
+        (b"\t" + b"[" * 5000 + b"]" * 5000, "not valid JSON"),      # the same, parsed (depth limit)
         (b'{"prediction_id": "' + b"x" * 300_000 + b'"}', "over the"),
         (b'{"prediction_id": "a", "label": 1, "timestamp": Infinity}', "not valid JSON"),
         (b'{"prediction_id": "a", "label": 1, "timestamp": 1e400}', "not valid JSON"),
