@@ -7,8 +7,10 @@ import json
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from schemas.dead_letter import MAX_RAW_KEPT, DeadLetter
+from schemas.dead_letter import MAX_RAW_KEPT, DeadLetter, is_utf8
 from schemas.decode import MAX_MESSAGE_BYTES, DecodeError, decode_label, decode_prediction
 from schemas.json_schema import SCHEMA_DIR, generated_schemas, render
 
@@ -127,3 +129,16 @@ def test_json_schema_describes_the_contract_fields():
     assert prediction["additionalProperties"] is True
     label = json.loads((SCHEMA_DIR / "label.schema.json").read_text())
     assert set(label["required"]) == {"prediction_id", "label", "timestamp"}
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.binary(max_size=40), st.text(max_size=20).map(str.encode),
+                 st.lists(st.sampled_from([b"\xef\xbf\xbd", b"\xed\xa0\x80", b"\xe0", b"\xc3\xa9", b"a", b"\xf4\x90\x80\x80",
+                                           b"\xc0\xaf", b"\xef\xbf"]), max_size=6).map(b"".join)))
+def test_is_utf8_agrees_with_strict_decoding(raw):
+    try:
+        raw.decode("utf-8")
+        strict = True
+    except UnicodeDecodeError:
+        strict = False
+    assert is_utf8(raw) is strict
