@@ -181,7 +181,10 @@ _tuple_new = tuple.__new__
 
 
 def plain_prediction(document: dict) -> PredictionFields | None:
-    """The fields of a plainly valid prediction document, or None to let the model decide."""
+    """The fields of a plainly valid prediction document, or None to let the model decide.
+
+    Raises DecodeError, with the model's reason, when the timestamp is the only problem.
+    """
     get = document.get
     try:
         prediction_id = document["prediction_id"]
@@ -222,7 +225,9 @@ def plain_prediction(document: dict) -> PredictionFields | None:
                     return None
         if features is not _MISSING and not _plain_features(features):
             return None
-        timestamp = parse_event_time(document["timestamp"])
+        timestamp = _timestamp_of_plain(document)
+    except DecodeError:
+        raise
     except Exception:  # noqa: BLE001 - whatever it is, the model gives the verdict and the reason
         return None
     return _tuple_new(PredictionFields, (prediction_id, model_id, model_version, timestamp, predicted_label, score,
@@ -230,7 +235,8 @@ def plain_prediction(document: dict) -> PredictionFields | None:
 
 
 def plain_label(document: dict) -> LabelFields | None:
-    """The fields of a plainly valid label document, or None to let the model decide."""
+    """The fields of a plainly valid label document, or None to let the model decide (raises like
+    `plain_prediction`)."""
     try:
         prediction_id = document["prediction_id"]
         label = document["label"]
@@ -240,10 +246,22 @@ def plain_label(document: dict) -> LabelFields | None:
             return None
         if reviewer is not None and (type(reviewer) is not str or len(reviewer) > MAX_NAME_LENGTH):
             return None
-        timestamp = parse_event_time(document["timestamp"])
+        timestamp = _timestamp_of_plain(document)
+    except DecodeError:
+        raise
     except Exception:  # noqa: BLE001
         return None
     return _tuple_new(LabelFields, (prediction_id, label, timestamp, model_id, reviewer))
+
+
+def _timestamp_of_plain(document: dict) -> float:
+    """The event time of a document whose other fields are plainly valid; when it does not parse,
+    it is the model's only problem, so the DecodeError carries the model's reason (`_timestamp`)."""
+    value = document["timestamp"]
+    try:
+        return parse_event_time(value)
+    except ValueError as error:
+        raise DecodeError(f"timestamp: {error} (got {_short_repr(value)})") from None
 
 
 _MISSING: dict = {}   # a missing "segment" or "features" (null is not allowed for either)
