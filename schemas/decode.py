@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from schemas.dead_letter import is_utf8
 from schemas.events import (
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
@@ -63,6 +64,8 @@ def _document(raw: bytes | None, model: type[BaseModel]) -> dict:
         if not raw:
             raise DecodeError("message is empty")
         raise DecodeError(f"a {model.__name__} must be a JSON object; the message starts with {_short_repr(raw, 40)}")
+    if not is_utf8(raw):   # also said without a failed parse
+        raise DecodeError("not valid JSON: the message is not valid UTF-8")
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
