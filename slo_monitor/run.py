@@ -205,6 +205,7 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
     from flows.kafka_clients import consumer_config
     from flows.monitor_flow import build_monitor_flow
     from flows.kafka_source import request_stop
+    from remediation.routing_keys import RoutingConfigError, SecretFileError
 
     process_id = args.process_id or 0
     who = f"process {process_id}: " if args.process_id is not None else ""
@@ -231,10 +232,17 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
             page = _start_status_page(args, settings)
             if page is not None:
                 services.append(page)
-        if not args.no_responder:
-            services.append(_start_responder(args, settings, slo_file))
-        if not args.no_remediation:
-            services.append(_start_executor(args, settings, slo_file, page.url if page is not None else None))
+        try:
+            if not args.no_responder:
+                services.append(_start_responder(args, settings, slo_file))
+            if not args.no_remediation:
+                services.append(_start_executor(args, settings, slo_file, page.url if page is not None else None))
+        except (RoutingConfigError, SecretFileError) as error:   # names the file, never its content
+            for service in services:
+                service.request_stop()
+                service.join(10)
+            print(f"slo-monitor: {error}", file=sys.stderr)
+            return 2
 
     def stop(signum: int, _frame) -> None:
         print(f"slo-monitor: {who}{signal.Signals(signum).name} received, stopping", file=sys.stderr)

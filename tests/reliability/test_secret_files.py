@@ -56,3 +56,22 @@ def test_remediate_and_run_refuse_an_unreadable_secret_file_with_exit_2(variable
         assert run_monitor(build_parser().parse_args(["run", "--config", str(SLO_FILE)])) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"slo-monitor: cannot read {variable} {missing}"), err
+
+
+def test_run_refuses_an_unreadable_routing_key_file_with_exit_2(kafka_bootstrap, tmp_path, monkeypatch, capsys):
+    # The responder reads its keys as it starts: `run` stops there with one line, not a traceback.
+    from tests.kafka_support import unique_topic
+
+    missing = tmp_path / "not-mounted"
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY_FILE", str(missing))
+    stem = unique_topic("secret-file")
+    args = build_parser().parse_args([
+        "run", "--config", str(SLO_FILE), "--bootstrap-servers", kafka_bootstrap, "--until-end",
+        "--no-remediation", "--no-status-page", "--metrics-port", "0",
+        *(option for name in ("predictions", "labels", "status", "alerts", "joined", "diagnostics")
+          for option in (f"--{name}-topic", f"{stem}-{name}")),
+    ])
+    assert run_monitor(args) == 2
+    err = capsys.readouterr().err
+    assert f"slo-monitor: cannot read routing key from file {missing}: No such file or directory" in err, err
+    assert "Traceback" not in err
