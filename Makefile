@@ -7,7 +7,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 	&& { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
-DOCTEST_PACKAGES := schemas slo flows simulator
+DOCTEST_PACKAGES := schemas slo flows simulator slo_monitor
 
 .PHONY: install test demo bench kafka-up kafka-down clean schemas browser-tools
 

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -21,7 +22,7 @@ from flows.settings import FlowSettings, Topics
 from slo_monitor.gc_tuning import tune_for_streaming
 
 log = logging.getLogger("slo_monitor")
-FIRST_CLUSTER_PORT = 2101
+FIRST_CLUSTER_PORT = 2101   # cluster port of a member in Kubernetes (the image exposes it)
 
 
 def add_run_arguments(run: argparse.ArgumentParser, bootstrap_default: str) -> None:
@@ -160,7 +161,7 @@ def _prepare(args: argparse.Namespace, settings: FlowSettings) -> int:
 
 def _run_local_cluster(args: argparse.Namespace) -> int:
     """Start `--processes` members of one cluster on loopback, forward signals, wait for all."""
-    addresses = ";".join(f"127.0.0.1:{FIRST_CLUSTER_PORT + index}" for index in range(args.processes))
+    addresses = ";".join(f"127.0.0.1:{port}" for port in free_loopback_ports(args.processes))
     base = without_option(args.argv, "--processes")
     children = [
         subprocess.Popen([sys.executable, "-m", "slo_monitor", *base, "--process-id", str(index),
@@ -177,6 +178,24 @@ def _run_local_cluster(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, forward)
     codes = [child.wait() for child in children]
     return max(codes, key=abs)
+
+
+def free_loopback_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports the OS has just handed out as free, so that two local clusters
+    on one machine do not collide (a fixed range did). Another program could still take one before
+    the cluster binds it; that fails loudly at start-up, it never joins the wrong cluster.
+
+    >>> ports = free_loopback_ports(3); len(set(ports)) == 3 and all(1024 <= port < 65536 for port in ports)
+    True
+    """
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def without_option(argv: list[str], option: str) -> list[str]:
