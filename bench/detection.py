@@ -163,9 +163,10 @@ NAMES = {"ours": "slo-monitor (default rules)", "point": "naive: 1h point estima
          "moving": "naive: < 7-day MA - 1 sd", "adwin": "naive: ADWIN on per-label error"}
 
 
-def trend_alerting(window: int = 3600) -> str:
+def trend_alerting(window: int = 3600, change: bool = False) -> str:
     """The `alerting:` block measured as the candidate default: the trend test on, and the
-    approaching warning's 6h confidence corrected for multiple looks (slo/defaults.py)."""
+    approaching warning's 6h confidence corrected for multiple looks (slo/defaults.py); with
+    `change`, also the change test (ADWIN on the per-label error, slo/change.py)."""
     tiers = []
     for d in defaults.BURN_RATES:
         confidence = d["confidence"]
@@ -178,7 +179,8 @@ def trend_alerting(window: int = 3600) -> str:
         if d.get("short_confidence") is not None:
             fields.append(f"short_confidence: {d['short_confidence']}")
         tiers.append("{" + ", ".join(fields) + "}")
-    return "{trend: {}, burn_rates: [" + ", ".join(tiers) + "]}"
+    extra = "change: {}, " if change else ""
+    return "{trend: {}, " + extra + "burn_rates: [" + ", ".join(tiers) + "]}"
 
 
 def slo_text(alerting: str | None) -> str:
@@ -324,9 +326,14 @@ def main() -> None:
     parser.add_argument("--trend", action="store_true",
                         help="the candidate default: trend test on, approaching warning corrected for "
                              "multiple looks (the `alerting:` block is printed)")
+    parser.add_argument("--change", action="store_true",
+                        help="also the change test (`change: {}`, ADWIN in the core); with --trend on top "
+                             "of the trend configuration")
     args = parser.parse_args()
     if args.trend:
-        args.alerting = trend_alerting()
+        args.alerting = trend_alerting(change=args.change)
+    elif args.change:
+        args.alerting = "{change: {}}"
 
     print_machine("Detection quality (issue 6.4)")
     if args.alerting:

@@ -107,6 +107,15 @@ TREND = {"severity": "warning", "threshold": 13.0, "memory": "7d", "confidence":
 # the approaching warning's 6h confidence measured with the trend test (multiple-looks corrected)
 TREND_BURN_WARNING_CONFIDENCE = 0.99995
 
+# warning, change: river's ADWIN on the per-label error (slo/change.py), fed every label once as
+# the CUSUMs are; an increase of the error rate latches an alarm for `hold` (6 x window), and a
+# warning needs the alarm and the SLO window's weighted point estimate at >= `approach` (0.9) of
+# the budget, as the trend warning does. delta 0.002 is river's default (and the naive ADWIN's
+# of bench/detection.py); clock 1 checks for a cut at every label instead of every 32nd, which
+# at the ~70 labels an hour of a small segment is the difference between minutes and half an
+# hour. OFF by default (enable with `change: {}`), for now: see docs/benchmarks.md.
+CHANGE = {"severity": "warning", "delta": 0.002, "clock": 1, "hold_fraction": 6.0, "approach": 0.9}
+
 # resolve: back at or above objective + hysteresis, no rule active, for half a window.
 # hysteresis defaults to 10% of the error budget (0.005 for a 0.95 objective).
 RESOLVE = {"hysteresis_budget_fraction": 0.1, "for_fraction": 1 / 2}

@@ -190,6 +190,23 @@ class TrendSpec(_Spec):
         return value
 
 
+class ChangeSpec(_Spec):
+    """Error rate rose from its usual level (river's ADWIN, label by label; slo/change.py)."""
+
+    severity: Severity = defaults.CHANGE["severity"]
+    delta: Probability = defaults.CHANGE["delta"]             # ADWIN's confidence parameter
+    clock: Annotated[int, BeforeValidator(_positive_int)] = defaults.CHANGE["clock"]  # labels between checks
+    hold: Duration | None = None                              # latch length; default 6 x window
+    approach: Probability = defaults.CHANGE["approach"]       # window burn needed to warn
+
+    @field_validator("delta")
+    @classmethod
+    def _delta_open(cls, value: float) -> float:
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"must be above 0 and below 1 (got {value})")
+        return value
+
+
 class ResolveSpec(_Spec):
     """Resolve only after `for` at or above objective + `hysteresis` with no rule active."""
 
@@ -209,8 +226,8 @@ class ResolveSpec(_Spec):
 class AlertingSpec(_Spec):
     """Alert rules; an omitted rule takes its default, ``null`` disables it.
 
-    The sequential and trend tests are the exceptions: off unless given (``sequential: {}``,
-    ``trend: {}`` for defaults).
+    The sequential, trend and change tests are the exceptions: off unless given
+    (``sequential: {}``, ``trend: {}``, ``change: {}`` for defaults).
     """
 
     breach: BreachRuleSpec | None = BreachRuleSpec()
@@ -219,6 +236,7 @@ class AlertingSpec(_Spec):
     starvation: StarvationSpec | None = StarvationSpec()
     sequential: SequentialSpec | None = None             # off unless given (`sequential: {}`)
     trend: TrendSpec | None = None                       # off unless given (`trend: {}`)
+    change: ChangeSpec | None = None                     # off unless given (`change: {}`)
     resolve: ResolveSpec = ResolveSpec()
 
     @property

@@ -1,0 +1,198 @@
+"""The change test (slo/change.py, river's ADWIN) as the tracker runs it: every label once, in a
+deterministic order; its gate, latch, resolution, re-arming, snapshots and SLO-file key."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from river.drift import ADWIN
+from slo_sim import START, drive, flagged_stream, precision_spec
+
+from schemas.joined import JoinedRecord
+from slo.change import ChangeTest
+from slo.rules import resolve_rules
+from slo.spec import parse_slo_yaml
+from slo.spec_errors import SloSpecError
+from slo.tracker import SloTracker
+
+CHANGE_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
+               "      starvation: null\n      change: {}\n")
+HOUR = 3600.0
+
+
+def _healthy_then(precision_after: float, hours_after: int, seed: int = 7, per_hour: float = 600.0):
+    """Two days at 0.97 (the usual level), then `precision_after`."""
+    rng = np.random.default_rng(seed)
+    before = 48 * 60
+    return flagged_stream(rng, START, before + hours_after * 60, per_hour,
+                          lambda m: np.where(m < before, 0.97, precision_after))
+
+
+def test_change_warns_on_a_decline_the_windows_do_not_confirm():
+    """0.97 -> 0.94, just below the 0.95 objective: ADWIN sees the error rate move from ~3% and
+    the change rule warns within hours; with it disabled the same rules never page."""
+    records = _healthy_then(0.94, 8)
+    end = START + 56 * HOUR
+    run = drive(SloTracker(precision_spec(extra=CHANGE_ONLY)), records, START, end, keep_snapshots=False)
+    first = run.first("trigger")
+    assert first is not None and first.rule == "change" and first.severity == "warning"
+    assert START + 48 * HOUR < first.event_time < START + 54 * HOUR
+    assert "ADWIN" in first.reason and "rose from 0.0" in first.reason
+    off = drive(SloTracker(precision_spec(extra=CHANGE_ONLY.replace("change: {}", "change: null"))),
+                records, START, end, keep_snapshots=False)
+    assert off.first("trigger") is None
+
+
+def test_change_fires_on_the_label_a_plain_adwin_detects():
+    """The tracker's ADWIN is river's, fed each label's error once in review order: its first
+    increase is on the same label as a hand-fed ADWIN with the same settings, and the warning
+    comes at the first step after that label's review time."""
+    records = _healthy_then(0.85, 2, seed=3)
+    tracker = SloTracker(precision_spec(extra=CHANGE_ONLY))
+    run = drive(tracker, records, START, START + 50 * HOUR, keep_snapshots=False)
+    reference = ADWIN(delta=0.002, clock=1)
+    detected_at = None
+    for r in sorted(records, key=lambda r: (r.labeled_at, r.prediction_id)):
+        before = reference.estimation
+        reference.update(float(r.label != 1))
+        if reference.drift_detected and reference.estimation > before:
+            detected_at = r.labeled_at
+            break
+    assert detected_at is not None and detected_at > START + 48 * HOUR
+    first = run.first("trigger")
+    assert first is not None and first.rule == "change"
+    assert first.event_time == (detected_at // 60 + 1) * 60
+
+
+def test_change_stays_quiet_on_a_healthy_key_and_far_from_the_objective():
+    """Stable at 0.97 for 3 days: no warning. 0.999 -> 0.975 (errors x25, still half the budget):
+    ADWIN sees the increase, the approach gate keeps it from paging."""
+    rng = np.random.default_rng(11)
+    stable = flagged_stream(rng, START, 72 * 60, 600.0, 0.97)
+    assert drive(SloTracker(precision_spec(extra=CHANGE_ONLY)), stable, START, START + 72 * HOUR,
+                 keep_snapshots=False).first("trigger") is None
+    better = flagged_stream(rng, START, 60 * 60, 600.0, lambda m: np.where(m < 48 * 60, 0.999, 0.975))
+    tracker = SloTracker(precision_spec(extra=CHANGE_ONLY))
+    alarmed = False
+    for chunk in range(60 * 6):
+        t0 = START + chunk * 600.0
+        run = drive(tracker, [r for r in better if t0 <= r.labeled_at < t0 + 600], t0, t0 + 600,
+                    keep_snapshots=False)
+        alarmed = alarmed or tracker.change.alarm
+        assert run.first("trigger") is None                      # far within the SLO...
+    assert alarmed                                               # ...though ADWIN saw it
+
+
+def test_change_resolves_and_rearms():
+    rng = np.random.default_rng(13)
+    before, bad = 48 * 60, 6 * 60
+    records = flagged_stream(rng, START, before + bad + 12 * 60, 600.0,
+                             lambda m: np.where((m >= before) & (m < before + bad), 0.85, 0.97))
+    tracker = SloTracker(precision_spec(extra=CHANGE_ONLY))
+    run = drive(tracker, records, START, START + (before + bad + 12 * 60) * 60.0, keep_snapshots=False)
+    trigger, resolve = run.first("trigger"), run.first("resolve")
+    assert trigger is not None and trigger.rule == "change"
+    assert resolve is not None and resolve.event_time > START + (before + bad) * 60
+    assert [e.action for e in run.events].count("trigger") == 1
+    assert not tracker.change.alarm            # re-armed: a new warning needs a new increase
+
+
+def test_latch_ends_on_a_decrease_or_after_hold():
+    t = ChangeTest(delta=0.002, clock=1, hold=24 * HOUR)
+    i = 0
+    for i in range(3000):                          # 2% errors, a label a minute
+        t.add(60.0 * i, i % 50 == 0)
+    while not t.alarm:                             # 20% errors until ADWIN cuts
+        i += 1
+        t.add(60.0 * i, i % 5 == 0)
+    assert t.level > t.usual and 0.01 < t.usual < 0.03
+    since = t.since
+    for _ in range(100):                           # still high, within `hold`: latched
+        i += 1
+        t.add(60.0 * i, i % 5 == 0)
+    assert t.alarm and t.since == since
+    while t.alarm:                                 # back to 0 errors: a cut towards lower rates
+        i += 1
+        t.add(60.0 * i, False)
+    assert 60.0 * i - since < 12 * HOUR            # ended by the decrease, long before `hold`
+    u = ChangeTest(delta=0.002, clock=1, hold=HOUR)
+    u.latched, u.since = True, 0.0
+    u.add(HOUR - 1.0, False)
+    assert u.alarm
+    u.add(HOUR, False)
+    assert not u.alarm
+    with pytest.raises(ValueError):
+        ChangeTest(delta=0.0, clock=1, hold=HOUR)
+
+
+def test_each_label_reaches_adwin_once_unweighted_whatever_the_arrival_order():
+    """Review-sampling weights do not multiply labels (ADWIN's bound is for values in [0, 1]);
+    labels read in another order within a step give the same ADWIN state."""
+    rng = np.random.default_rng(5)
+    records = [JoinedRecord(f"id{i:05d}", "m", "v1", START + 60 * (i // 10), START + 60 * (i // 10) + 30, 1,
+                            int(rng.uniform() > 0.1), 0.1 if i % 3 else 1.0) for i in range(900)]
+    states = []
+    for seed in (1, 2):
+        tracker = SloTracker(precision_spec(extra=CHANGE_ONLY))
+        shuffled = list(records)
+        np.random.default_rng(seed).shuffle(shuffled)
+        by_step: dict[int, list[JoinedRecord]] = {}
+        for r in shuffled:
+            by_step.setdefault(int(r.labeled_at // 60) + 1, []).append(r)
+        for step in sorted(by_step):
+            for r in by_step[step]:
+                tracker.observe(r)
+            tracker.advance(step * 60.0)
+        states.append((tracker.change.adwin.width, tracker.change.adwin.total, tracker.change.adwin.variance))
+    assert states[0] == states[1]
+    assert states[0][0] == 900 and states[0][1] == sum(r.label != 1 for r in records)
+
+
+def test_snapshot_restore_gives_the_same_alerts():
+    """Pickled mid-stream (as a recovery snapshot) and restored, the tracker raises the same
+    warning at the same step as one that ran through."""
+    records = _healthy_then(0.9, 6, seed=21)
+    spec = precision_spec(extra=CHANGE_ONLY)
+    through = drive(SloTracker(spec), records, START, START + 54 * HOUR, keep_snapshots=False)
+    half = SloTracker(spec)
+    cut = START + 48.5 * HOUR
+    first = drive(half, [r for r in records if r.labeled_at < cut], START, cut, keep_snapshots=False)
+    restored = pickle.loads(half.snapshot_bytes())
+    assert restored.change.adwin.width == half.change.adwin.width
+    second = drive(restored, [r for r in records if r.labeled_at >= cut], cut, START + 54 * HOUR,
+                   keep_snapshots=False)
+    events = [(e.action, e.rule, e.event_time) for e in first.events + second.events]
+    assert events == [(e.action, e.rule, e.event_time) for e in through.events]
+    assert ("trigger", "change") in [(a, r) for a, r, _ in events]
+
+
+def test_snapshot_without_the_change_test_restores():
+    """A tracker pickled before the change test existed gets a fresh one when the SLO has it."""
+    tracker = SloTracker(precision_spec(extra=CHANGE_ONLY))
+    state = tracker.__getstate__()
+    del state["change"]
+    restored = SloTracker.__new__(SloTracker)
+    restored.__setstate__(state)
+    assert isinstance(restored.change, ChangeTest) and restored.change.adwin.width == 0
+
+
+def test_change_spec():
+    base = "slos: [{name: p, model_id: m, metric: precision, positive_label: 1, objective: 0.95"
+    assert resolve_rules(parse_slo_yaml(base + "}]").slos[0]).change is None      # off by default
+    rules = resolve_rules(parse_slo_yaml(base + ", window: 2h, alerting: {change: {}}}]").slos[0])
+    assert rules.change is not None
+    assert (rules.change.severity, rules.change.delta, rules.change.clock, rules.change.hold,
+            rules.change.approach) == ("warning", 0.002, 1, 12 * 3600, 0.9)
+    rules = resolve_rules(parse_slo_yaml(base + ", alerting: {change: {hold: 3h, delta: 0.01}}}]").slos[0])
+    assert rules.change.hold == 3 * 3600 and rules.change.delta == 0.01
+    assert resolve_rules(parse_slo_yaml(base + ", alerting: {change: null}}]").slos[0]).change is None
+    text = ("slos:\n  - name: p\n    model_id: m\n    metric: precision\n    positive_label: 1\n"
+            "    objective: 0.95\n    alerting:\n      change:\n        delta: 0\n")
+    with pytest.raises(SloSpecError, match=r"^s.yaml:9: slos\[0\].alerting.change.delta: "):
+        parse_slo_yaml(text, "s.yaml")
+    with pytest.raises(SloSpecError, match=r"alerting.change.clock"):
+        parse_slo_yaml(text.replace("delta: 0", "clock: 0"), "s.yaml")
+    with pytest.raises(SloSpecError, match=r"did you mean 'hold'"):
+        parse_slo_yaml(text.replace("delta: 0", "holds: 1h"), "s.yaml")
