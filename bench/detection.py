@@ -163,15 +163,13 @@ NAMES = {"ours": "slo-monitor (default rules)", "point": "naive: 1h point estima
          "moving": "naive: < 7-day MA - 1 sd", "adwin": "naive: ADWIN on per-label error"}
 
 
-def trend_alerting(window: int = 3600, change: bool = False) -> str:
-    """The `alerting:` block measured as the candidate default: the trend test on, and the
-    approaching warning's 6h confidence corrected for multiple looks (slo/defaults.py); with
-    `change`, also the change test (ADWIN on the per-label error, slo/change.py)."""
+def previous_alerting(window: int = 3600) -> str:
+    """The `alerting:` block of the defaults before the trend and change tests were on (commit
+    bc0b67d): no trend or change test, the approaching warning's 6h window at 90% and the
+    sustained rule at 95%, neither corrected for multiple looks."""
     tiers = []
     for d in defaults.BURN_RATES:
-        confidence = d["confidence"]
-        if d["severity"] == "warning":
-            confidence = defaults.TREND_BURN_WARNING_CONFIDENCE
+        confidence = 0.9 if d["severity"] == "warning" else d["confidence"]
         fields = [f"severity: {d['severity']}", f"long: {format_duration(round(window * d['long_fraction']))}",
                   f"short: {format_duration(round(window * d['short_fraction']))}",
                   f"threshold: {d['threshold']}", f"confidence: {confidence}",
@@ -179,8 +177,8 @@ def trend_alerting(window: int = 3600, change: bool = False) -> str:
         if d.get("short_confidence") is not None:
             fields.append(f"short_confidence: {d['short_confidence']}")
         tiers.append("{" + ", ".join(fields) + "}")
-    extra = "change: {}, " if change else ""
-    return "{trend: {}, " + extra + "burn_rates: [" + ", ".join(tiers) + "]}"
+    return ("{trend: null, change: null, sustained: {confidence: 0.95}, burn_rates: ["
+            + ", ".join(tiers) + "]}")
 
 
 def slo_text(alerting: str | None) -> str:
@@ -323,17 +321,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="scenarios simulated in parallel (default 2)")
     parser.add_argument("--alerting", help="an `alerting:` block for the SLO, flow-style YAML, to try other "
                                            "rules (e.g. '{sequential: {threshold: 12}}'); default: the defaults")
-    parser.add_argument("--trend", action="store_true",
-                        help="the candidate default: trend test on, approaching warning corrected for "
-                             "multiple looks (the `alerting:` block is printed)")
-    parser.add_argument("--change", action="store_true",
-                        help="also the change test (`change: {}`, ADWIN in the core); with --trend on top "
-                             "of the trend configuration")
+    parser.add_argument("--previous", action="store_true",
+                        help="the defaults before the trend and change tests were on, for comparison "
+                             "(the `alerting:` block is printed)")
     args = parser.parse_args()
-    if args.trend:
-        args.alerting = trend_alerting(change=args.change)
-    elif args.change:
-        args.alerting = "{change: {}}"
+    if args.previous:
+        args.alerting = previous_alerting()
 
     print_machine("Detection quality (issue 6.4)")
     if args.alerting:

@@ -226,8 +226,7 @@ class ResolveSpec(_Spec):
 class AlertingSpec(_Spec):
     """Alert rules; an omitted rule takes its default, ``null`` disables it.
 
-    The sequential, trend and change tests are the exceptions: off unless given
-    (``sequential: {}``, ``trend: {}``, ``change: {}`` for defaults).
+    The sequential test is the exception: off unless given (``sequential: {}`` for defaults).
     """
 
     breach: BreachRuleSpec | None = BreachRuleSpec()
@@ -235,8 +234,8 @@ class AlertingSpec(_Spec):
     sustained: SustainedSpec | None = SustainedSpec()
     starvation: StarvationSpec | None = StarvationSpec()
     sequential: SequentialSpec | None = None             # off unless given (`sequential: {}`)
-    trend: TrendSpec | None = None                       # off unless given (`trend: {}`)
-    change: ChangeSpec | None = None                     # off unless given (`change: {}`)
+    trend: TrendSpec | None = TrendSpec()
+    change: ChangeSpec | None = ChangeSpec()
     resolve: ResolveSpec = ResolveSpec()
 
     @property

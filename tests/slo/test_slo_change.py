@@ -18,7 +18,7 @@ from slo.spec_errors import SloSpecError
 from slo.tracker import SloTracker
 
 CHANGE_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
-               "      starvation: null\n      change: {}\n")
+               "      starvation: null\n      trend: null\n      change: {}\n")
 HOUR = 3600.0
 
 
@@ -180,8 +180,8 @@ def test_snapshot_without_the_change_test_restores():
 
 def test_change_spec():
     base = "slos: [{name: p, model_id: m, metric: precision, positive_label: 1, objective: 0.95"
-    assert resolve_rules(parse_slo_yaml(base + "}]").slos[0]).change is None      # off by default
-    rules = resolve_rules(parse_slo_yaml(base + ", window: 2h, alerting: {change: {}}}]").slos[0])
+    assert resolve_rules(parse_slo_yaml(base + "}]").slos[0]).change is not None  # on by default
+    rules = resolve_rules(parse_slo_yaml(base + ", window: 2h}]").slos[0])
     assert rules.change is not None
     assert (rules.change.severity, rules.change.delta, rules.change.clock, rules.change.hold,
             rules.change.approach) == ("warning", 0.002, 1, 12 * 3600, 0.9)

@@ -18,9 +18,9 @@ from slo.spec_errors import SloSpecError
 from slo.tracker import SloTracker
 
 SEQUENTIAL_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
-                   "      trend: null\n      sequential: {}\n")
+                   "      trend: null\n      change: null\n      sequential: {}\n")
 TREND_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
-              "      starvation: null\n      trend: {}\n")
+              "      starvation: null\n      change: null\n      trend: {}\n")
 
 
 def _label(i: int, predicted_at: float, labeled_at: float, correct: bool, p: float = 1.0) -> JoinedRecord:
@@ -184,7 +184,7 @@ def test_old_snapshots_restore():
 
 def test_trend_spec():
     base = "slos: [{name: p, model_id: m, metric: precision, positive_label: 1, objective: 0.95"
-    assert resolve_rules(parse_slo_yaml(base + "}]").slos[0]).trend is None      # off by default
+    assert resolve_rules(parse_slo_yaml(base + "}]").slos[0]).trend is not None  # on by default
     rules = resolve_rules(parse_slo_yaml(base + ", alerting: {trend: {}}}]").slos[0])
     assert rules.trend is not None and rules.trend.threshold == 13.0 and rules.trend.memory == 7 * 86400
     assert rules.trend.reference_labels == 300
