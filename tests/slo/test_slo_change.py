@@ -196,3 +196,17 @@ def test_change_spec():
         parse_slo_yaml(text.replace("delta: 0", "clock: 0"), "s.yaml")
     with pytest.raises(SloSpecError, match=r"did you mean 'hold'"):
         parse_slo_yaml(text.replace("delta: 0", "holds: 1h"), "s.yaml")
+
+
+def test_state_grows_with_the_log_of_the_window():
+    """ADWIN keeps its window in exponential buckets: growing from 1,000 to 200,000 stable labels
+    adds about a kilobyte to the pickled state (part of the per-key memory, bench/memory.py)."""
+    rng = np.random.default_rng(17)
+    t = ChangeTest(delta=0.002, clock=1, hold=HOUR)
+    sizes = {}
+    for i, error in enumerate((rng.uniform(size=200_000) < 0.03).tolist(), start=1):
+        t.add(float(i), error)
+        if i in (1_000, 200_000):
+            sizes[i] = len(pickle.dumps(t))
+    assert t.adwin.width == 200_000                # no change detected: the whole stream is kept
+    assert sizes[200_000] - sizes[1_000] < 1536 and sizes[200_000] < 4096
