@@ -33,7 +33,9 @@ naive rules that page no more falsely than slo-monitor (on the stable days, and 
 a rule that pages 1,000 times a month also "detects" every change early by chance.
 
 `--seed S` gives scenario i (in the table's order) the seed S + i; the default 11 is the run
-the docs quote, other values are other realisations of the same scenarios.
+the docs quote, other values are other realisations of the same scenarios (the docs also quote
+21 and 31). `--previous` runs the defaults as they were before the trend and change tests were
+switched on, for comparison; `--alerting '{...}'` any other rules.
 """
 
 from __future__ import annotations
