@@ -435,27 +435,24 @@ def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
                                f"{1 - objective:.3g} budget (CUSUM {cusum:.1f} >= "
                                f"{r.threshold:g}; {metric} {_pct(main.value)} over the last "
                                f"{wname})"))
-    if rules.trend is not None and trend is not None and main.sufficient:
+    # the moved-up warnings: the error rate rose from the key's usual level (CUSUMs, ADWIN), and
+    # the window's point estimate already spends `approach` of the budget
+    errors = "false positives" if metric == "precision" else "false negatives"
+    burn = burn_rate(main.value, objective) if main.sufficient else -1.0
+    now = f"{metric} {_pct(main.value)} over the last {wname} ({burn:.2f}x the budget)" if burn >= 0 else ""
+    if rules.trend is not None and trend is not None and trend[2] and burn >= rules.trend.approach:
         r = rules.trend
-        statistic, usual, alarm = trend
-        burn = burn_rate(main.value, objective)
-        if alarm and burn >= r.approach:
-            errors = "false positives" if metric == "precision" else "false negatives"
-            out.append(Finding(r.id, r.severity, r.for_s,
-                               f"trend: {errors} rose from their usual rate (at most "
-                               f"{usual:.3g}) to the {1 - objective:.3g} budget (CUSUM "
-                               f"{statistic:.1f} >= {r.threshold:g}); {metric} {_pct(main.value)} "
-                               f"over the last {wname} ({burn:.2f}x the budget)"))
-    if rules.change is not None and change is not None and main.sufficient:
+        statistic, usual, _ = trend
+        out.append(Finding(r.id, r.severity, r.for_s,
+                           f"trend: {errors} rose from their usual rate (at most {usual:.3g}) to "
+                           f"the {1 - objective:.3g} budget (CUSUM {statistic:.1f} >= "
+                           f"{r.threshold:g}); {now}"))
+    if rules.change is not None and change is not None and change[0] and burn >= rules.change.approach:
         r = rules.change
-        alarm, usual, level = change
-        burn = burn_rate(main.value, objective)
-        if alarm and burn >= r.approach:
-            errors = "false positives" if metric == "precision" else "false negatives"
-            out.append(Finding(r.id, r.severity, r.for_s,
-                               f"change: {errors} rose from {usual:.3g} to {level:.3g} of labels "
-                               f"(ADWIN, delta {r.delta:g}); {metric} {_pct(main.value)} over the "
-                               f"last {wname} ({burn:.2f}x the budget)"))
+        _, usual, level = change
+        out.append(Finding(r.id, r.severity, r.for_s,
+                           f"change: {errors} rose from {usual:.3g} to {level:.3g} of labels "
+                           f"(ADWIN, delta {r.delta:g}); {now}"))
     if (rules.starvation is not None and predictions is not None and not main.sufficient
             and predictions >= rules.min_labels):
         # Starvation means labels *stopped*: this window's labels per prediction fell below a

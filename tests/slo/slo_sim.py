@@ -47,6 +47,15 @@ def flagged_stream(rng: np.random.Generator, start: float, minutes: int, per_hou
     return out
 
 
+def healthy_then(precision_after: float, hours_after: int, seed: int = 7,
+                 per_hour: float = 600.0) -> list[JoinedRecord]:
+    """Two days at 0.97 (a key's usual level), then `precision_after` for `hours_after`."""
+    rng = np.random.default_rng(seed)
+    before = 48 * 60
+    return flagged_stream(rng, START, before + hours_after * 60, per_hour,
+                          lambda m: np.where(m < before, 0.97, precision_after))
+
+
 @dataclass
 class Run:
     """Everything a driven tracker produced."""
