@@ -10,7 +10,7 @@ import pickle
 import numpy as np
 import pytest
 from river.drift import ADWIN
-from slo_sim import START, drive, healthy_then, precision_spec
+from slo_sim import START, drive, drive_shuffled, healthy_then, precision_spec
 
 from schemas.joined import JoinedRecord
 from slo.change import ChangeTest
@@ -79,19 +79,9 @@ def test_each_label_reaches_adwin_once_unweighted_whatever_the_arrival_order():
     rng = np.random.default_rng(5)
     records = [JoinedRecord(f"id{i:05d}", "m", "v1", START + 60 * (i // 10), START + 60 * (i // 10) + 30, 1,
                             int(rng.uniform() > 0.1), 0.1 if i % 3 else 1.0) for i in range(900)]
-    states = []
-    for seed in (1, 2):
-        tracker = SloTracker(precision_spec(extra=CHANGE_ONLY))
-        shuffled = list(records)
-        np.random.default_rng(seed).shuffle(shuffled)
-        by_step: dict[int, list[JoinedRecord]] = {}
-        for r in shuffled:
-            by_step.setdefault(int(r.labeled_at // 60) + 1, []).append(r)
-        for step in sorted(by_step):
-            for r in by_step[step]:
-                tracker.observe(r)
-            tracker.advance(step * 60.0)
-        states.append((tracker.change.adwin.width, tracker.change.adwin.total, tracker.change.adwin.variance))
+    spec = precision_spec(extra=CHANGE_ONLY)
+    adwins = [drive_shuffled(spec, records, seed).change.adwin for seed in (1, 2)]
+    states = [(a.width, a.total, a.variance) for a in adwins]
     assert states[0] == states[1]
     assert states[0][0] == 900 and states[0][1] == sum(r.label != 1 for r in records)
 

@@ -8,7 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
-from slo_sim import START, drive, flagged_stream, healthy_then, precision_spec
+from slo_sim import START, drive, drive_shuffled, flagged_stream, healthy_then, precision_spec
 
 from schemas.joined import JoinedRecord
 from slo.sequential import BernoulliCusum, ErrorBaseline, TrendTest
@@ -49,20 +49,7 @@ def test_same_result_whatever_the_arrival_order_within_a_step():
     rng = np.random.default_rng(5)
     records = [_label(i, START + 60 * (i // 10), START + 60 * (i // 10) + 30, bool(rng.uniform() > 0.25))
                for i in range(600)]
-    stats = []
-    for seed in (1, 2):
-        tracker = SloTracker(spec)
-        shuffled = list(records)
-        np.random.default_rng(seed).shuffle(shuffled)
-        # the same labels per step, read in a different order (as two shards might deliver them)
-        by_step: dict[int, list[JoinedRecord]] = {}
-        for r in shuffled:
-            by_step.setdefault(int(r.labeled_at // 60) + 1, []).append(r)
-        for step in sorted(by_step):
-            for r in by_step[step]:
-                tracker.observe(r)
-            tracker.advance(step * 60.0)
-        stats.append(tracker.cusum.statistic)
+    stats = [drive_shuffled(spec, records, seed).cusum.statistic for seed in (1, 2)]
     assert stats[0] == stats[1] and stats[0] > 0
 
 
