@@ -117,6 +117,16 @@ class _Spec(BaseModel):
             return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
         return data
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a spec pickled before some of its fields existed (a recovery snapshot holds
+        the specs of its trackers): the missing fields take their defaults."""
+        values = state.get("__dict__")
+        if isinstance(values, dict):
+            for name, info in type(self).model_fields.items():
+                if name not in values:
+                    values[name] = info.get_default(call_default_factory=True)
+        super().__setstate__(state)
+
 
 # --- alert rules ---------------------------------------------------------------------------------
 

@@ -403,8 +403,16 @@ class SloTracker:
         if "_fresh" not in state:
             self._fresh = []
             self.trend = None
-            self.baseline = ErrorBaseline(self.rules.trend.memory) if self.rules.trend else None
-        if "change" not in state:
+        # the tests the SLO has now: a snapshot may come from before a test existed or was on by
+        # default (or from another SLO file); a test it lacks starts fresh, one turned off goes
+        rules = self.rules
+        if rules.trend is None:
+            self.trend = self.baseline = None
+        elif getattr(self, "baseline", None) is None:
+            self.trend, self.baseline = None, ErrorBaseline(rules.trend.memory)
+        if rules.change is None:
+            self.change = None
+        elif getattr(self, "change", None) is None:
             self.change = self._new_change_test()
 
     def snapshot_bytes(self) -> bytes:

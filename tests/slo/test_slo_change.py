@@ -105,13 +105,43 @@ def test_snapshot_restore_gives_the_same_alerts():
 
 
 def test_snapshot_without_the_change_test_restores():
-    """A tracker pickled before the change test existed gets a fresh one when the SLO has it."""
+    """A tracker pickled before the change test existed, or while trend and change were off
+    (the former defaults), gets fresh ones when the SLO now has them; turned off, they go."""
     tracker = SloTracker(precision_spec(extra=CHANGE_ONLY))
     state = tracker.__getstate__()
     del state["change"]
     restored = SloTracker.__new__(SloTracker)
     restored.__setstate__(state)
     assert isinstance(restored.change, ChangeTest) and restored.change.adwin.width == 0
+    old_defaults = SloTracker(precision_spec(extra="    alerting: {trend: null, change: null}\n"))
+    assert old_defaults.change is None and old_defaults.baseline is None
+    state = old_defaults.__getstate__()
+    state["spec"] = precision_spec()                      # restarted with today's defaults
+    restored = SloTracker.__new__(SloTracker)
+    restored.__setstate__(state)
+    assert isinstance(restored.change, ChangeTest) and restored.baseline is not None
+    restored.observe(JoinedRecord("a", "m", "v1", START, START + 5, 1, 0, 1.0))
+    restored.advance(START + 60)
+    assert restored.change.adwin.width == 1 and restored.baseline.n_eff == pytest.approx(1.0)
+    state = restored.__getstate__()
+    state["spec"] = old_defaults.spec                     # and back: both off again
+    again = SloTracker.__new__(SloTracker)
+    again.__setstate__(state)
+    assert again.change is None and again.baseline is None and again.trend is None
+
+
+def test_spec_pickled_before_the_change_key_existed_restores_with_it():
+    """Recovery snapshots pickle each tracker's spec: one written before `alerting.change`
+    existed unpickles with the field's default instead of failing on the missing attribute."""
+    spec = precision_spec()
+    state = spec.alerting.__getstate__()
+    values = dict(state["__dict__"])
+    del values["change"]
+    old = type(spec.alerting).__new__(type(spec.alerting))
+    old.__setstate__({**state, "__dict__": values})
+    assert old.change == spec.alerting.change
+    restored = pickle.loads(pickle.dumps(spec.model_copy(update={"alerting": old})))
+    assert resolve_rules(restored).change is not None
 
 
 def test_change_spec():
