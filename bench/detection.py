@@ -33,7 +33,9 @@ naive rules that page no more falsely than slo-monitor (on the stable days, and 
 a rule that pages 1,000 times a month also "detects" every change early by chance.
 
 `--seed S` gives scenario i (in the table's order) the seed S + i; the default 11 is the run
-the docs quote, other values are other realisations of the same scenarios.
+the docs quote, other values are other realisations of the same scenarios (the docs also quote
+21 and 31). `--previous` runs the defaults as they were before the trend and change tests were
+switched on, for comparison; `--alerting '{...}'` any other rules.
 """
 
 from __future__ import annotations
@@ -163,14 +165,13 @@ NAMES = {"ours": "slo-monitor (default rules)", "point": "naive: 1h point estima
          "moving": "naive: < 7-day MA - 1 sd", "adwin": "naive: ADWIN on per-label error"}
 
 
-def trend_alerting(window: int = 3600) -> str:
-    """The `alerting:` block measured as the candidate default: the trend test on, and the
-    approaching warning's 6h confidence corrected for multiple looks (slo/defaults.py)."""
+def previous_alerting(window: int = 3600) -> str:
+    """The `alerting:` block of the defaults before the trend and change tests were on (commit
+    bc0b67d): no trend or change test, the approaching warning's 6h window at 90% and the
+    sustained rule at 95%, neither corrected for multiple looks."""
     tiers = []
     for d in defaults.BURN_RATES:
-        confidence = d["confidence"]
-        if d["severity"] == "warning":
-            confidence = defaults.TREND_BURN_WARNING_CONFIDENCE
+        confidence = 0.9 if d["severity"] == "warning" else d["confidence"]
         fields = [f"severity: {d['severity']}", f"long: {format_duration(round(window * d['long_fraction']))}",
                   f"short: {format_duration(round(window * d['short_fraction']))}",
                   f"threshold: {d['threshold']}", f"confidence: {confidence}",
@@ -178,7 +179,8 @@ def trend_alerting(window: int = 3600) -> str:
         if d.get("short_confidence") is not None:
             fields.append(f"short_confidence: {d['short_confidence']}")
         tiers.append("{" + ", ".join(fields) + "}")
-    return "{trend: {}, burn_rates: [" + ", ".join(tiers) + "]}"
+    return ("{trend: null, change: null, sustained: {confidence: 0.95}, burn_rates: ["
+            + ", ".join(tiers) + "]}")
 
 
 def slo_text(alerting: str | None) -> str:
@@ -321,12 +323,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="scenarios simulated in parallel (default 2)")
     parser.add_argument("--alerting", help="an `alerting:` block for the SLO, flow-style YAML, to try other "
                                            "rules (e.g. '{sequential: {threshold: 12}}'); default: the defaults")
-    parser.add_argument("--trend", action="store_true",
-                        help="the candidate default: trend test on, approaching warning corrected for "
-                             "multiple looks (the `alerting:` block is printed)")
+    parser.add_argument("--previous", action="store_true",
+                        help="the defaults before the trend and change tests were on, for comparison "
+                             "(the `alerting:` block is printed)")
     args = parser.parse_args()
-    if args.trend:
-        args.alerting = trend_alerting()
+    if args.previous:
+        args.alerting = previous_alerting()
 
     print_machine("Detection quality (issue 6.4)")
     if args.alerting:

@@ -117,6 +117,17 @@ class TrendRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeRule:
+    severity: str
+    delta: float                  # ADWIN's confidence parameter
+    clock: int                    # labels between ADWIN's checks for a cut
+    hold: int                     # seconds an increase stays latched
+    approach: float
+    id: str = "change"
+    for_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Compliance:
     period: int
     target: float
@@ -141,6 +152,7 @@ class RuleSet:
     starvation: StarvationRule | None
     sequential: SequentialRule | None
     trend: TrendRule | None
+    change: ChangeRule | None
     hysteresis: float
     resolve_for: int
     compliance: Compliance | None
@@ -263,6 +275,12 @@ def resolve_rules(spec: SloSpec) -> RuleSet:
         q = alerting.trend
         trend = TrendRule(q.severity, q.threshold, q.memory, q.confidence, q.approach, q.shifts,
                           defaults.TREND["reference_labels"] * spec.min_labels)
+    change = None
+    if alerting.change is not None:
+        q = alerting.change
+        change = ChangeRule(q.severity, q.delta, q.clock,
+                            q.hold if q.hold is not None
+                            else int(window * defaults.CHANGE["hold_fraction"]), q.approach)
     resolve = alerting.resolve
     hysteresis = (resolve.hysteresis if resolve.hysteresis is not None
                   else defaults.RESOLVE["hysteresis_budget_fraction"] * (1.0 - spec.objective))
@@ -284,7 +302,7 @@ def resolve_rules(spec: SloSpec) -> RuleSet:
         windows.add(comp.timeslice)
     rules = RuleSet(spec.metric, spec.objective, window, spec.min_labels, spec.confidence,
                     spec.interval, bucket, parse_duration(defaults.AHEAD) + spec.evaluation_delay, breach, burns,
-                    sustained, starvation, sequential, trend, hysteresis, resolve_for, comp,
+                    sustained, starvation, sequential, trend, change, hysteresis, resolve_for, comp,
                     tuple(sorted(windows)))
     span, ahead = rules.ring_buckets()
     if span + ahead > 4 * defaults.MAX_RING_BUCKETS:
@@ -308,13 +326,15 @@ class Finding:
 
 
 def clearances(rules: RuleSet, estimates: Mapping[int, Estimate],
-               cusum: float | None, trend: float | None = None) -> dict[str, bool]:
+               cusum: float | None, trend: float | None = None,
+               change: bool | None = None) -> dict[str, bool]:
     """Per rule: is it clear *with margin* (the resolve hysteresis, in that rule's terms)?
 
     Burn-rate rules: long window known and below threshold - hysteresis / budget (0.1 budgets
     by default). Window rules: the window estimate at or above objective + hysteresis. The
     sequential test: statistic at most half its threshold; trend: that, or the window's burn
-    at most its `approach` minus the margin. Starvation: enough labels again.
+    at most its `approach` minus the margin; change: its alarm off, or that burn condition.
+    Starvation: enough labels again.
     """
     main = estimates[rules.window]
     above = main.sufficient and main.value >= rules.objective + rules.hysteresis
@@ -334,6 +354,10 @@ def clearances(rules: RuleSet, estimates: Mapping[int, Estimate],
         out["trend"] = (trend is None or trend <= rules.trend.threshold / 2.0
                         or (main.sufficient
                             and burn_rate(main.value, rules.objective) <= rules.trend.approach - margin))
+    if rules.change is not None:
+        out["change"] = (not change
+                         or (main.sufficient
+                             and burn_rate(main.value, rules.objective) <= rules.change.approach - margin))
     return out
 
 
@@ -343,11 +367,13 @@ def _pct(x: float) -> str:
 
 def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
              cusum: float | None, predictions: int | None, history: float,
-             trend: tuple[float, float, bool] | None = None) -> list[Finding]:
+             trend: tuple[float, float, bool] | None = None,
+             change: tuple[bool, float, float] | None = None) -> list[Finding]:
     """Rules whose condition holds given the window `estimates` (keyed by window seconds).
 
     `history`: seconds of event time the key has data for. `cusum`: the sequential statistic;
-    `trend`: (statistic, usual error rate bound, alarm) of the trend test, None while inactive.
+    `trend`: (statistic, usual error rate bound, alarm) of the trend test, None while inactive;
+    `change`: (alarm, error rate before, error rate after) of the change test.
     """
     out: list[Finding] = []
     metric, objective = rules.metric, rules.objective
@@ -409,17 +435,24 @@ def evaluate(rules: RuleSet, estimates: Mapping[int, Estimate], bounds: Bounds,
                                f"{1 - objective:.3g} budget (CUSUM {cusum:.1f} >= "
                                f"{r.threshold:g}; {metric} {_pct(main.value)} over the last "
                                f"{wname})"))
-    if rules.trend is not None and trend is not None and main.sufficient:
+    # the moved-up warnings: the error rate rose from the key's usual level (CUSUMs, ADWIN), and
+    # the window's point estimate already spends `approach` of the budget
+    errors = "false positives" if metric == "precision" else "false negatives"
+    burn = burn_rate(main.value, objective) if main.sufficient else -1.0
+    now = f"{metric} {_pct(main.value)} over the last {wname} ({burn:.2f}x the budget)" if burn >= 0 else ""
+    if rules.trend is not None and trend is not None and trend[2] and burn >= rules.trend.approach:
         r = rules.trend
-        statistic, usual, alarm = trend
-        burn = burn_rate(main.value, objective)
-        if alarm and burn >= r.approach:
-            errors = "false positives" if metric == "precision" else "false negatives"
-            out.append(Finding(r.id, r.severity, r.for_s,
-                               f"trend: {errors} rose from their usual rate (at most "
-                               f"{usual:.3g}) to the {1 - objective:.3g} budget (CUSUM "
-                               f"{statistic:.1f} >= {r.threshold:g}); {metric} {_pct(main.value)} "
-                               f"over the last {wname} ({burn:.2f}x the budget)"))
+        statistic, usual, _ = trend
+        out.append(Finding(r.id, r.severity, r.for_s,
+                           f"trend: {errors} rose from their usual rate (at most {usual:.3g}) to "
+                           f"the {1 - objective:.3g} budget (CUSUM {statistic:.1f} >= "
+                           f"{r.threshold:g}); {now}"))
+    if rules.change is not None and change is not None and change[0] and burn >= rules.change.approach:
+        r = rules.change
+        _, usual, level = change
+        out.append(Finding(r.id, r.severity, r.for_s,
+                           f"change: {errors} rose from {usual:.3g} to {level:.3g} of labels "
+                           f"(ADWIN, delta {r.delta:g}); {now}"))
     if (rules.starvation is not None and predictions is not None and not main.sufficient
             and predictions >= rules.min_labels):
         # Starvation means labels *stopped*: this window's labels per prediction fell below a

@@ -117,6 +117,16 @@ class _Spec(BaseModel):
             return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
         return data
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a spec pickled before some of its fields existed (a recovery snapshot holds
+        the specs of its trackers): the missing fields take their defaults."""
+        values = state.get("__dict__")
+        if isinstance(values, dict):
+            for name, info in type(self).model_fields.items():
+                if name not in values:
+                    values[name] = info.get_default(call_default_factory=True)
+        super().__setstate__(state)
+
 
 # --- alert rules ---------------------------------------------------------------------------------
 
@@ -190,6 +200,23 @@ class TrendSpec(_Spec):
         return value
 
 
+class ChangeSpec(_Spec):
+    """Error rate rose from its usual level (river's ADWIN, label by label; slo/change.py)."""
+
+    severity: Severity = defaults.CHANGE["severity"]
+    delta: Probability = defaults.CHANGE["delta"]             # ADWIN's confidence parameter
+    clock: Annotated[int, BeforeValidator(_positive_int)] = defaults.CHANGE["clock"]  # labels between checks
+    hold: Duration | None = None                              # latch length; default 6 x window
+    approach: Probability = defaults.CHANGE["approach"]       # window burn needed to warn
+
+    @field_validator("delta")
+    @classmethod
+    def _delta_open(cls, value: float) -> float:
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"must be above 0 and below 1 (got {value})")
+        return value
+
+
 class ResolveSpec(_Spec):
     """Resolve only after `for` at or above objective + `hysteresis` with no rule active."""
 
@@ -209,8 +236,7 @@ class ResolveSpec(_Spec):
 class AlertingSpec(_Spec):
     """Alert rules; an omitted rule takes its default, ``null`` disables it.
 
-    The sequential and trend tests are the exceptions: off unless given (``sequential: {}``,
-    ``trend: {}`` for defaults).
+    The sequential test is the exception: off unless given (``sequential: {}`` for defaults).
     """
 
     breach: BreachRuleSpec | None = BreachRuleSpec()
@@ -218,7 +244,8 @@ class AlertingSpec(_Spec):
     sustained: SustainedSpec | None = SustainedSpec()
     starvation: StarvationSpec | None = StarvationSpec()
     sequential: SequentialSpec | None = None             # off unless given (`sequential: {}`)
-    trend: TrendSpec | None = None                       # off unless given (`trend: {}`)
+    trend: TrendSpec | None = TrendSpec()
+    change: ChangeSpec | None = ChangeSpec()
     resolve: ResolveSpec = ResolveSpec()
 
     @property

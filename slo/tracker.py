@@ -41,6 +41,7 @@ from schemas.joined import JoinedRecord
 from schemas.labels import same_class
 from slo.buckets import BucketRing
 from slo.burn_rate import burn_rate
+from slo.change import ChangeTest
 from slo.compliance import MET, MISSED, UNKNOWN, TimesliceCompliance
 from slo.durations import format_duration
 from slo.estimators import Estimate, WindowCounts, estimate
@@ -60,7 +61,8 @@ _DERIVED = ("rules", "bounds", "_windows", "_segment_starts", "_window_names", "
 class SloTracker:
     """Rolling weighted counts, evaluation and alert policy for one (SLO, model, segment)."""
 
-    __slots__ = ("spec", "key", "ring", "policy", "cusum", "trend", "baseline", "_fresh", "compliance",
+    __slots__ = ("spec", "key", "ring", "policy", "cusum", "trend", "baseline", "change", "_fresh",
+                 "compliance",
                  "versions", "last_step", "last_snapshot", "latest_version", "_latest_time",
                  "predictions_seen", "predictions_dropped") + _DERIVED
 
@@ -87,6 +89,7 @@ class SloTracker:
         # the trend test's CUSUM exists while the key's usual error rate is known and below budget
         self.trend: TrendTest | None = None
         self.baseline = ErrorBaseline(rules.trend.memory) if rules.trend else None
+        self.change = self._new_change_test()
         # labels observed since the last step, for the sequential tests (labeled_at, id, error, w)
         self._fresh: list[tuple[float, str, bool, float]] = []
         self.compliance = None
@@ -148,7 +151,8 @@ class SloTracker:
                 d[base + 6] += w * w
         if not flagged:
             d[base + 7] += 1.0
-        if in_population and (self.cusum is not None or self.baseline is not None):
+        if in_population and (self.cusum is not None or self.baseline is not None
+                              or self.change is not None):
             self._fresh.append((record.labeled_at, record.prediction_id, not hit, w))
         version = record.model_version
         if version is not None:
@@ -240,20 +244,23 @@ class SloTracker:
         cusum = self.cusum.statistic if self.cusum is not None else None
         trend = ((self.trend.statistic, self.trend.p0, self.trend.alarm)
                  if self.trend is not None else None)
+        change = self.change
+        moved = (change.alarm, change.usual, change.level) if change is not None else None
         findings = evaluate(rules, estimates, self.bounds, cusum, predictions, ring.history(g),
-                            trend)
+                            trend, moved)
         threshold = rules.objective + rules.hysteresis
         recovered = main.sufficient and main.value >= threshold
         recovery = (f"{rules.metric} back at {main.value:.4g}, at or above {threshold:.4g} "
                     f"(objective + hysteresis) for {format_duration(rules.resolve_for)} with no "
                     "alert rule active" if recovered and self.policy.episode is not None else "")
-        cleared = (clearances(rules, estimates, cusum, trend[0] if trend else None)
+        cleared = (clearances(rules, estimates, cusum, trend[0] if trend else None,
+                              moved[0] if moved else None)
                    if self.policy.episode is not None else None)
         transitions = self.policy.step(t, findings, recovered, self.key.dedup_key, recovery,
                                        cleared)
         if any(tr.action == "resolve" for tr in transitions):
             # re-arm: the next episode needs fresh evidence (the ARL guarantee restarts)
-            for test in (self.cusum, self.trend):
+            for test in (self.cusum, self.trend, self.change):
                 if test is not None:
                     test.reset()
 
@@ -293,10 +300,12 @@ class SloTracker:
         fresh.sort(key=lambda item: (item[0], item[1]))
         weights = [item[3] for item in fresh]
         scale = sum(weights) / sum(w * w for w in weights)
-        cusum, trend, baseline = self.cusum, self._trend_test(), self.baseline
+        cusum, trend, baseline, change = self.cusum, self._trend_test(), self.baseline, self.change
         if self.policy.episode is not None:
             baseline = None     # an episode's labels are not the key's usual level
         for t, _, error, w in fresh:
+            if change is not None:
+                change.add(t, error)    # each reviewed label once, unweighted (slo/change.py)
             if cusum is not None:
                 cusum.add(error, w * scale)
             if trend is not None:
@@ -304,6 +313,10 @@ class SloTracker:
             if baseline is not None:
                 baseline.add(t, error, w)
         fresh.clear()
+
+    def _new_change_test(self) -> ChangeTest | None:
+        rule = self.rules.change
+        return ChangeTest(rule.delta, rule.clock, float(rule.hold)) if rule is not None else None
 
     def _trend_test(self) -> TrendTest | None:
         """The trend CUSUM with p0 set from the usual error rate; None while unusable."""
@@ -390,7 +403,17 @@ class SloTracker:
         if "_fresh" not in state:
             self._fresh = []
             self.trend = None
-            self.baseline = ErrorBaseline(self.rules.trend.memory) if self.rules.trend else None
+        # the tests the SLO has now: a snapshot may come from before a test existed or was on by
+        # default (or from another SLO file); a test it lacks starts fresh, one turned off goes
+        rules = self.rules
+        if rules.trend is None:
+            self.trend = self.baseline = None
+        elif getattr(self, "baseline", None) is None:
+            self.trend, self.baseline = None, ErrorBaseline(rules.trend.memory)
+        if rules.change is None:
+            self.change = None
+        elif getattr(self, "change", None) is None:
+            self.change = self._new_change_test()
 
     def snapshot_bytes(self) -> bytes:
         """The pickled state (what a recovery snapshot stores)."""

@@ -47,6 +47,31 @@ def flagged_stream(rng: np.random.Generator, start: float, minutes: int, per_hou
     return out
 
 
+def healthy_then(precision_after: float, hours_after: int, seed: int = 7,
+                 per_hour: float = 600.0) -> list[JoinedRecord]:
+    """Two days at 0.97 (a key's usual level), then `precision_after` for `hours_after`."""
+    rng = np.random.default_rng(seed)
+    before = 48 * 60
+    return flagged_stream(rng, START, before + hours_after * 60, per_hour,
+                          lambda m: np.where(m < before, 0.97, precision_after))
+
+
+def drive_shuffled(spec: SloSpec, records: list[JoinedRecord], seed: int) -> SloTracker:
+    """A tracker fed the same labels per minute step as `drive`, each step's read in a random
+    order (as two shards might deliver them)."""
+    tracker = SloTracker(spec)
+    shuffled = list(records)
+    np.random.default_rng(seed).shuffle(shuffled)
+    by_step: dict[int, list[JoinedRecord]] = {}
+    for r in shuffled:
+        by_step.setdefault(int(r.labeled_at // 60) + 1, []).append(r)
+    for step in sorted(by_step):
+        for r in by_step[step]:
+            tracker.observe(r)
+        tracker.advance(step * 60.0)
+    return tracker
+
+
 @dataclass
 class Run:
     """Everything a driven tracker produced."""

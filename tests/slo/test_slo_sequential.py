@@ -8,7 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
-from slo_sim import START, drive, flagged_stream, precision_spec
+from slo_sim import START, drive, drive_shuffled, flagged_stream, healthy_then, precision_spec
 
 from schemas.joined import JoinedRecord
 from slo.sequential import BernoulliCusum, ErrorBaseline, TrendTest
@@ -18,9 +18,9 @@ from slo.spec_errors import SloSpecError
 from slo.tracker import SloTracker
 
 SEQUENTIAL_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
-                   "      trend: null\n      sequential: {}\n")
+                   "      trend: null\n      change: null\n      sequential: {}\n")
 TREND_ONLY = ("    alerting:\n      breach: null\n      burn_rates: []\n      sustained: null\n"
-              "      starvation: null\n      trend: {}\n")
+              "      starvation: null\n      change: null\n      trend: {}\n")
 
 
 def _label(i: int, predicted_at: float, labeled_at: float, correct: bool, p: float = 1.0) -> JoinedRecord:
@@ -49,20 +49,7 @@ def test_same_result_whatever_the_arrival_order_within_a_step():
     rng = np.random.default_rng(5)
     records = [_label(i, START + 60 * (i // 10), START + 60 * (i // 10) + 30, bool(rng.uniform() > 0.25))
                for i in range(600)]
-    stats = []
-    for seed in (1, 2):
-        tracker = SloTracker(spec)
-        shuffled = list(records)
-        np.random.default_rng(seed).shuffle(shuffled)
-        # the same labels per step, read in a different order (as two shards might deliver them)
-        by_step: dict[int, list[JoinedRecord]] = {}
-        for r in shuffled:
-            by_step.setdefault(int(r.labeled_at // 60) + 1, []).append(r)
-        for step in sorted(by_step):
-            for r in by_step[step]:
-                tracker.observe(r)
-            tracker.advance(step * 60.0)
-        stats.append(tracker.cusum.statistic)
+    stats = [drive_shuffled(spec, records, seed).cusum.statistic for seed in (1, 2)]
     assert stats[0] == stats[1] and stats[0] > 0
 
 
@@ -77,48 +64,53 @@ def test_weighted_labels_count_as_effective_labels():
     assert tracker.cusum.statistic == pytest.approx(10 / 82 * 10 * c._log_error)
 
 
-def _healthy_then(precision_after: float, hours_after: int, seed: int = 7, per_hour: float = 600.0):
-    """Two days at 0.97 (the usual level), then `precision_after`."""
-    rng = np.random.default_rng(seed)
-    before = 48 * 60
-    return flagged_stream(rng, START, before + hours_after * 60, per_hour,
-                          lambda m: np.where(m < before, 0.97, precision_after))
+# The two moved-up warnings share their behaviour: (rule, alerting block with only that rule,
+# its alarm, words of its reason)
+MOVED_UP = {
+    "trend": (TREND_ONLY, lambda tracker: tracker.trend is not None and tracker.trend.alarm, "usual rate"),
+    "change": (TREND_ONLY.replace("change: null", "change: {}").replace("trend: {}", "trend: null"),
+               lambda tracker: tracker.change.alarm, "(ADWIN"),
+}
 
 
-def test_trend_warns_on_a_decline_the_windows_do_not_confirm():
+@pytest.mark.parametrize("rule", MOVED_UP)
+def test_moved_up_rule_warns_on_a_decline_the_windows_do_not_confirm(rule):
     """0.97 -> 0.94: just below the 0.95 objective. The trend test (against the key's usual 3%)
-    warns within a few hours; with trend disabled, the same windowed rules never page."""
-    records = _healthy_then(0.94, 8)
+    and the change test (ADWIN sees the rate move) warn within a few hours; with the rule
+    disabled, the same windowed rules never page."""
+    only, _, words = MOVED_UP[rule]
+    records = healthy_then(0.94, 8)
     end = START + 56 * 3600
-    run = drive(SloTracker(precision_spec(extra=TREND_ONLY)), records, START, end,
-                keep_snapshots=False)
+    run = drive(SloTracker(precision_spec(extra=only)), records, START, end, keep_snapshots=False)
     first = run.first("trigger")
-    assert first is not None and first.rule == "trend" and first.severity == "warning"
+    assert first is not None and first.rule == rule and first.severity == "warning"
     assert START + 48 * 3600 < first.event_time < START + 54 * 3600
-    assert "usual rate" in first.reason
-    off = drive(SloTracker(precision_spec(extra=TREND_ONLY.replace("trend: {}", "trend: null"))), records, START, end,
-                keep_snapshots=False)
+    assert words in first.reason
+    off = drive(SloTracker(precision_spec(extra=only.replace(f"{rule}: {{}}", f"{rule}: null"))), records, START,
+                end, keep_snapshots=False)
     assert off.first("trigger") is None
 
 
-def test_trend_stays_quiet_on_a_healthy_key_and_far_from_the_objective():
+@pytest.mark.parametrize("rule", MOVED_UP)
+def test_moved_up_rule_stays_quiet_on_a_healthy_key_and_far_from_the_objective(rule):
     """Stable at 0.97 for 3 days: no alarm. 0.999 -> 0.975 (errors x25, still half the budget):
-    the CUSUM has the evidence, the approach gate keeps it from paging."""
+    the test has the evidence, the approach gate keeps it from paging."""
+    only, alarm, _ = MOVED_UP[rule]
     rng = np.random.default_rng(11)
     stable = flagged_stream(rng, START, 72 * 60, 600.0, 0.97)
-    assert drive(SloTracker(precision_spec(extra=TREND_ONLY)), stable, START, START + 72 * 3600,
+    assert drive(SloTracker(precision_spec(extra=only)), stable, START, START + 72 * 3600,
                  keep_snapshots=False).first("trigger") is None
     better = flagged_stream(rng, START, 60 * 60, 600.0,
                             lambda m: np.where(m < 48 * 60, 0.999, 0.975))
-    tracker = SloTracker(precision_spec(extra=TREND_ONLY))
+    tracker = SloTracker(precision_spec(extra=only))
     alarmed = False
     for chunk in range(60 * 6):
         t0 = START + chunk * 600.0
         run = drive(tracker, [r for r in better if t0 <= r.labeled_at < t0 + 600], t0, t0 + 600,
                     keep_snapshots=False)
-        alarmed = alarmed or (tracker.trend is not None and tracker.trend.alarm)
+        alarmed = alarmed or alarm(tracker)
         assert run.first("trigger") is None                      # far within the SLO...
-    assert alarmed                                               # ...though the CUSUM saw it
+    assert alarmed                                               # ...though the test saw it
 
 
 def test_trend_needs_a_usual_level_first():
@@ -135,18 +127,22 @@ def test_trend_needs_a_usual_level_first():
     assert at_budget.baseline.n_eff > 1000 and at_budget.trend is None
 
 
-def test_trend_resolves_and_rearms():
+@pytest.mark.parametrize("rule", MOVED_UP)
+def test_moved_up_rule_resolves_and_rearms(rule):
+    only, alarm, _ = MOVED_UP[rule]
     rng = np.random.default_rng(13)
     before, bad = 48 * 60, 6 * 60
     records = flagged_stream(rng, START, before + bad + 12 * 60, 600.0,
                              lambda m: np.where((m >= before) & (m < before + bad), 0.85, 0.97))
-    tracker = SloTracker(precision_spec(extra=TREND_ONLY))
+    tracker = SloTracker(precision_spec(extra=only))
     run = drive(tracker, records, START, START + (before + bad + 12 * 60) * 60.0, keep_snapshots=False)
     trigger, resolve = run.first("trigger"), run.first("resolve")
-    assert trigger is not None and trigger.rule == "trend"
+    assert trigger is not None and trigger.rule == rule
     assert resolve is not None and resolve.event_time > START + (before + bad) * 60
     assert [e.action for e in run.events].count("trigger") == 1
-    assert tracker.trend.statistic < 1.0       # re-armed at the resolve, good labels since
+    assert not alarm(tracker)                  # re-armed at the resolve
+    if rule == "trend":
+        assert tracker.trend.statistic < 1.0   # good labels since
 
 
 def test_trend_false_alarm_rate_is_the_documented_one():
@@ -184,7 +180,7 @@ def test_old_snapshots_restore():
 
 def test_trend_spec():
     base = "slos: [{name: p, model_id: m, metric: precision, positive_label: 1, objective: 0.95"
-    assert resolve_rules(parse_slo_yaml(base + "}]").slos[0]).trend is None      # off by default
+    assert resolve_rules(parse_slo_yaml(base + "}]").slos[0]).trend is not None  # on by default
     rules = resolve_rules(parse_slo_yaml(base + ", alerting: {trend: {}}}]").slos[0])
     assert rules.trend is not None and rules.trend.threshold == 13.0 and rules.trend.memory == 7 * 86400
     assert rules.trend.reference_labels == 300
