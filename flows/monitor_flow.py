@@ -102,34 +102,51 @@ class SloRouter:
     def __init__(self, slo_file: SloFile) -> None:
         self.slo_file = slo_file
         self.all_slos = [spec.name for spec in slo_file.slos]
+        # model_id -> (names of its SLOs, names of those that take whole predictions)
+        self._by_model: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def route(self, outcomes: list[Outcome]) -> list[tuple[str, list[tuple]]]:
         """One list of engine items per SLO concerned, in outcome order."""
         per_slo: dict[str, list[tuple]] = {}
         for outcome in outcomes:
-            for name, item in self._items(outcome):
-                items = per_slo.get(name)
-                if items is None:
-                    items = per_slo[name] = []
-                items.append(item)
+            kind = outcome.kind
+            if kind == JOINED:
+                record = outcome.detail
+                for name in self._names(record.model_id)[0]:
+                    _append(per_slo, name, (JOINED_ITEM, name, record))
+            elif kind == PREDICTIONS_SEEN:
+                counts = outcome.detail
+                for name in self._names(counts[0])[0]:
+                    _append(per_slo, name, (PREDICTIONS_ITEM, name, counts))
+            elif kind == CLOCK:
+                for name in self.all_slos:
+                    _append(per_slo, name, (CLOCK_ITEM, name, outcome.prediction_id, outcome.detail))
+            elif kind == PREDICTION_DETAIL:
+                prediction = outcome.detail
+                for name in self._names(prediction.model_id)[1]:
+                    _append(per_slo, name, (DETAIL_ITEM, name, prediction))
         return list(per_slo.items())
 
-    def _items(self, outcome: Outcome) -> list[tuple[str, tuple]]:
-        kind = outcome.kind
-        if kind == JOINED:
-            record = outcome.detail
-            specs = self.slo_file.slos_for_model(record.model_id)
-            return [(spec.name, (JOINED_ITEM, spec.name, record)) for spec in specs]
-        if kind == PREDICTIONS_SEEN:
-            specs = self.slo_file.slos_for_model(outcome.detail[0])
-            return [(spec.name, (PREDICTIONS_ITEM, spec.name, outcome.detail)) for spec in specs]
-        if kind == CLOCK:
-            return [(name, (CLOCK_ITEM, name, outcome.prediction_id, outcome.detail)) for name in self.all_slos]
-        if kind == PREDICTION_DETAIL:
-            specs = self.slo_file.slos_for_model(outcome.detail.model_id)
-            return [(spec.name, (DETAIL_ITEM, spec.name, outcome.detail))
-                    for spec in specs if spec.needs_prediction_details]
-        return []
+    def _names(self, model_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        names = self._by_model.get(model_id)
+        if names is None:
+            if len(self._by_model) >= _MAX_ROUTED_MODELS:   # model ids no SLO watches, without end
+                self._by_model.clear()
+            specs = self.slo_file.slos_for_model(model_id)
+            names = self._by_model[model_id] = (tuple(spec.name for spec in specs),
+                                                tuple(spec.name for spec in specs if spec.needs_prediction_details))
+        return names
+
+
+_MAX_ROUTED_MODELS = 65_536
+
+
+def _append(per_slo: dict[str, list[tuple]], name: str, item: tuple) -> None:
+    items = per_slo.get(name)
+    if items is None:
+        per_slo[name] = [item]
+    else:
+        items.append(item)
 
 
 def _written_before(output: EngineOutput, written: frozenset[AlertIdentity]) -> bool:
