@@ -50,10 +50,10 @@ class EngineLogic(StatefulBatchLogic):
                 if output.drift is not None:
                     drift_metrics.record_drift(output.key, output.drift)
             elif isinstance(output, AlertEvent):
-                metrics.ALERT_EVENTS.labels(output.key.slo, output.action, output.severity).inc()
+                metrics.labelled(metrics.ALERT_EVENTS, output.key.slo, output.action, output.severity).inc()
         if outputs:
             # Observability only: the evaluation itself never reads the wall clock.
-            metrics.EVALUATION_LAG.labels(engine.spec.name).set(time.time() - outputs[-1].event_time)
+            metrics.labelled(metrics.EVALUATION_LAG, engine.spec.name).set(time.time() - outputs[-1].event_time)
             return [outputs], False
         return [], False
 

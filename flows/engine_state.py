@@ -38,6 +38,7 @@ from slo.spec import SloFile, SloSpec
 from slo.tracker import SloTracker
 
 EngineOutput = StatusSnapshot | AlertEvent | DiagnosticSummary
+_MAX_ROUTES = 65_536   # remembered (model_id, segment) routes per SLO before starting afresh
 
 
 class SloEngine:
@@ -62,6 +63,7 @@ class SloEngine:
         self.latest_version: str | None = None  # of the newest prediction seen whole
         self.latest_drift: dict | None = None   # the last drift record, for the reports
         self.sketch = DiagnosticSketch(self.spec) if self.spec.keeps_diagnostics else None
+        self._routes: dict[tuple, list[SloTracker]] = {}   # see `_trackers_for`; not in snapshots
 
     def add_joined(self, record: JoinedRecord) -> None:
         if self.evaluated_to is not None and record.labeled_at < self.evaluated_to:
@@ -149,7 +151,7 @@ class SloEngine:
             self._observe_detail(item)
             return
         model_id, segment, minute, n = item
-        for tracker in self._trackers_for(model_id, dict(segment)):
+        for tracker in self._trackers_for(model_id, segment):
             tracker.observe_prediction(minute, n)
 
     def _observe_detail(self, prediction: Prediction) -> None:
@@ -162,7 +164,22 @@ class SloEngine:
         if self.sketch is not None:
             self.sketch.observe_prediction(prediction)
 
-    def _trackers_for(self, model_id: str, segment: dict[str, str]) -> list[SloTracker]:
+    def _trackers_for(self, model_id: str, segment: dict[str, str] | tuple[tuple[str, str], ...]) -> list[SloTracker]:
+        """The trackers a record of `model_id` with `segment` (a dict, or its items) feeds.
+
+        Remembered per (model_id, segment items): every joined label and prediction count asks,
+        and few distinct segments come. A segment's items come in one order from the decoder
+        (sorted); a record listing them in another order only takes a second entry.
+        """
+        items = tuple(segment.items()) if isinstance(segment, dict) else segment
+        route = self._routes.get((model_id, items))
+        if route is None:
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            route = self._routes[(model_id, items)] = self._find_trackers(model_id, dict(items))
+        return route
+
+    def _find_trackers(self, model_id: str, segment: dict[str, str]) -> list[SloTracker]:
         trackers = []
         for key in keys_for_prediction(self.slo_file, model_id, segment):
             if key.slo != self.spec.name:
@@ -184,8 +201,10 @@ class SloEngine:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_sequence"] = next(self._sequence)
+        del state["_routes"]   # derived: rebuilt from `trackers` on demand
         return state
 
     def __setstate__(self, state: dict) -> None:
         state["_sequence"] = count(state["_sequence"])
         self.__dict__.update(state)
+        self._routes = {}

@@ -36,9 +36,10 @@ class JoinShardLogic(StatefulBatchLogic):
             for item in items:
                 kind = item[0]
                 if kind == PREDICTION_ITEM:
-                    added = shard.add_prediction(item[1], item[2])
-                    outcomes.extend(added)
-                    if len(item) > 3 and not any(o.kind == PREDICTION_DUPLICATE for o in added):
+                    added = shard.add_prediction_outcome(item[1], item[2])
+                    if added is not None:
+                        outcomes.append(added)
+                    if len(item) > 3 and (added is None or added.kind != PREDICTION_DUPLICATE):
                         outcomes.append(Outcome(PREDICTION_DETAIL, item[1], item[3]))
                 elif kind == LABEL_ITEM:
                     outcomes.extend(shard.add_label(item[1], item[2]))

@@ -114,11 +114,17 @@ class JoinShard:
     # -- input -------------------------------------------------------------------------------
 
     def add_prediction(self, prediction_id: str, prediction: PendingPrediction) -> list[Outcome]:
+        outcome = self.add_prediction_outcome(prediction_id, prediction)
+        return [] if outcome is None else [outcome]
+
+    def add_prediction_outcome(self, prediction_id: str, prediction: PendingPrediction) -> Outcome | None:
+        """`add_prediction` for the operator's loop: its one outcome, or None (no list per event)."""
         if prediction_id in self.predictions or prediction_id in self.joined:
-            return [Outcome(PREDICTION_DUPLICATE, prediction_id)]
+            return Outcome(PREDICTION_DUPLICATE, prediction_id)
         label = self.labels.pop(prediction_id, None)
-        self._remember_until_expiry(prediction_id, prediction.predicted_at)
-        minute = prediction.predicted_at // 60.0 * 60.0
+        predicted_at = prediction.predicted_at
+        self._prediction_deadlines.add(prediction_id, predicted_at + self.settings.max_label_delay)
+        minute = predicted_at // 60.0 * 60.0
         counts = self._seen.get(minute)
         if counts is None:
             counts = self._seen[minute] = {}
@@ -126,8 +132,8 @@ class JoinShard:
         counts[seen_key] = counts.get(seen_key, 0) + 1
         if label is None:
             self.predictions[prediction_id] = self._pack(prediction)
-            return []
-        return [self._match(prediction_id, prediction, label)]
+            return None
+        return self._match(prediction_id, prediction, label)
 
     def add_label(self, prediction_id: str, label: PendingLabel) -> list[Outcome]:
         if prediction_id in self.joined or prediction_id in self.labels:
@@ -226,9 +232,6 @@ class JoinShard:
         return len(self.predictions) + len(self.labels) + len(self.joined)
 
     # -- matching ----------------------------------------------------------------------------
-
-    def _remember_until_expiry(self, prediction_id: str, predicted_at: float) -> None:
-        self._prediction_deadlines.add(prediction_id, predicted_at + self.settings.max_label_delay)
 
     def _match(self, prediction_id: str, prediction: PendingPrediction, label: PendingLabel) -> Outcome:
         if label.model_id is not None and label.model_id != prediction.model_id:

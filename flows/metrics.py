@@ -68,15 +68,39 @@ STATES = ("ok", "at_risk", "breached", "insufficient_data")
 
 def record_status(snapshot) -> None:
     """Export one slo-status snapshot as gauges (the latest one per key wins)."""
-    labels = (snapshot.key.slo, snapshot.key.model_id, snapshot.key.segment or "")
-    nan = float("nan")
-    labelled(SLO_ESTIMATE, *labels).set(nan if snapshot.estimate is None else snapshot.estimate)
-    labelled(SLO_LOWER, *labels).set(nan if snapshot.lower is None else snapshot.lower)
-    labelled(SLO_UPPER, *labels).set(nan if snapshot.upper is None else snapshot.upper)
-    labelled(SLO_OBJECTIVE, *labels).set(snapshot.objective)
-    labelled(SLO_LABELS, *labels).set(snapshot.labels)
-    labelled(SLO_EVALUATED_AT, *labels).set(snapshot.event_time)
+    children = _STATUS_CHILDREN.get(snapshot.key)
+    if children is None:
+        children = _status_children(snapshot.key)
+    estimate, lower, upper, objective, labels, evaluated_at, states, burn_rates, key_labels = children
+    nan = _NAN
+    estimate.set(nan if snapshot.estimate is None else snapshot.estimate)
+    lower.set(nan if snapshot.lower is None else snapshot.lower)
+    upper.set(nan if snapshot.upper is None else snapshot.upper)
+    objective.set(snapshot.objective)
+    labels.set(snapshot.labels)
+    evaluated_at.set(snapshot.event_time)
     for window, rate in snapshot.burn_rates.items():
-        labelled(SLO_BURN_RATE, *labels, window).set(nan if rate is None else rate)
-    for state in STATES:
-        labelled(SLO_STATE, *labels, state).set(1.0 if state == snapshot.state else 0.0)
+        child = burn_rates.get(window)
+        if child is None:
+            child = burn_rates[window] = labelled(SLO_BURN_RATE, *key_labels, window)
+        child.set(nan if rate is None else rate)
+    current = snapshot.state
+    for state, child in states:
+        child.set(1.0 if state == current else 0.0)
+
+
+_NAN = float("nan")
+# Per SLO key (its TrackerKey): the gauge children `record_status` sets, looked up once.
+_STATUS_CHILDREN: dict[object, tuple] = {}
+
+
+def _status_children(key) -> tuple:
+    labels = (key.slo, key.model_id, key.segment or "")
+    children = _STATUS_CHILDREN[key] = (
+        *(labelled(gauge, *labels) for gauge in (SLO_ESTIMATE, SLO_LOWER, SLO_UPPER, SLO_OBJECTIVE, SLO_LABELS,
+                                                 SLO_EVALUATED_AT)),
+        tuple((state, labelled(SLO_STATE, *labels, state)) for state in STATES),
+        {},   # burn-rate window -> child
+        labels,
+    )
+    return children

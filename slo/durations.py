@@ -37,6 +37,8 @@ def parse_duration(text: str | int, allow_zero: bool = False) -> int:
     ...
     ValueError: bad duration '1.5h': use a whole number and a unit s, m, h, d or w, like 5m, 1h, 3d or 1h30m
     """
+    if isinstance(text, str):
+        return _parse_text(text, allow_zero)
     if isinstance(text, bool):
         raise ValueError(f"bad duration {text!r}: expected a string like 5m, 1h or 3d")
     if isinstance(text, int):
@@ -45,8 +47,12 @@ def parse_duration(text: str | int, allow_zero: bool = False) -> int:
         if text <= 0:
             raise ValueError(f"bad duration {text!r}: must be positive")
         return text
-    if not isinstance(text, str):
-        raise ValueError(f"bad duration {text!r}: expected a string like 5m, 1h or 3d")
+    raise ValueError(f"bad duration {text!r}: expected a string like 5m, 1h or 3d")
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(text: str, allow_zero: bool) -> int:
+    """`parse_duration` of a string, remembered: each new SLO key resolves its rules (~40 calls)."""
     compact = text.strip().lower()
     if allow_zero and compact == "0":
         return 0

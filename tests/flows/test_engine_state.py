@@ -94,3 +94,28 @@ def test_prediction_counts_wait_for_their_minute_like_labels():
     assert subject.trackers == {}  # the counts are for a minute not yet evaluated
     subject.clock("shard-0", T0 + 420)
     assert {key.segment for key in subject.trackers} == {None, "country=US"}
+
+
+def test_routes_are_remembered_but_not_snapshotted():
+    subject = engine(shards=1)
+    subject.add_joined(JoinedRecord("a", "m", "v1", T0, T0 + 30, 1, 1, 1.0, segment={"country": "US", "plan": "pro"}))
+    subject.add_predictions("m", (("country", "US"), ("plan", "pro")), T0, 3)
+    subject.clock("shard-0", T0 + 120)
+    # a dict segment and its items in the decoder's (sorted) order share one remembered route
+    assert list(subject._routes) == [("m", (("country", "US"), ("plan", "pro")))]
+    assert subject._trackers_for("m", {"plan": "pro", "country": "US"}) == list(subject.trackers.values())
+    restored = SloEngine.restore(subject.snapshot())
+    assert restored._routes == {}
+    routed = restored._trackers_for("m", {"country": "US"})
+    assert all(any(tracker is own for own in restored.trackers.values()) for tracker in routed)
+
+
+def test_the_route_memory_is_bounded(monkeypatch):
+    import flows.engine_state as engine_state
+
+    monkeypatch.setattr(engine_state, "_MAX_ROUTES", 3)
+    subject = engine(shards=1)
+    for index in range(10):
+        subject._trackers_for("m", {"country": f"c{index}"})
+    assert len(subject._routes) <= 3
+    assert len(subject.trackers) == 11   # whole model and ten countries: routes forgotten, trackers kept
