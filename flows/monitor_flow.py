@@ -11,7 +11,6 @@ and `event_time`, an alert by `alert_id`, `action` and `severity`.
 
 from __future__ import annotations
 
-import gc
 
 import bytewax.operators as op
 import orjson
@@ -41,9 +40,8 @@ def build_monitor_flow(
 ) -> Dataflow:
     """The monitor; `alerts_already_written` (from `alert_log.written_alerts`) are not repeated.
 
-    Building it also makes this process collect garbage less often (`collect_garbage_less_often`).
+    The process that runs it should tune its garbage collector first (`slo_monitor.gc_tuning`).
     """
-    collect_garbage_less_often()
     flow = Dataflow(flow_id)
     detail_models = frozenset(spec.model_id for spec in slo_file.slos if spec.needs_prediction_details)
     outcomes = join_stream(flow, settings, detail_models)
@@ -72,28 +70,6 @@ def build_monitor_flow(
     if engine_sink is not None:
         op.output("engine-out", op.flat_map("results-one-by-one", results, one_by_one), engine_sink)
     return flow
-
-
-# Container allocations between two young-generation collections (CPython's default is 700).
-YOUNG_GC_THRESHOLD = 20_000
-
-
-def collect_garbage_less_often() -> None:
-    """Raise the young-generation threshold of the cyclic garbage collector for this process.
-
-    The flow allocates a few short-lived tuples per event; at CPython's default every 700 of
-    them trigger a collection, every 100th of those a full one, and each full one walks every
-    tracked object of the process (modules, trackers, metric children: ~250k objects, ~0.1 s
-    each). That was about a quarter of the flow's CPU (bench/flow_cpu.py, 6 of 23 us per event).
-    Cycles are still collected, only after up to 20,000 allocations instead of 700 (a few MB at
-    most). Only ever raises the threshold.
-
-    >>> collect_garbage_less_often(); gc.get_threshold()[0] >= YOUNG_GC_THRESHOLD
-    True
-    """
-    young, middle, old = gc.get_threshold()
-    if young < YOUNG_GC_THRESHOLD:
-        gc.set_threshold(YOUNG_GC_THRESHOLD, middle, old)
 
 
 class SloRouter:
