@@ -24,13 +24,17 @@ from bytewax.connectors.kafka import _KafkaSourcePartition as _BytewaxPartition 
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient
 
+from flows.kafka_clients import PREFETCH
+
 _STOP = threading.Event()
 
 # Consumer-only settings that Bytewax would also hand to its partition-listing admin client,
 # where librdkafka warns about each of them.
 # The logger is left out too: the admin client is not polled, and its first-contact errors
 # (wrong password, bad certificate) must reach stderr (flows/kafka_clients.py).
-_CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof", "logger"}
+# Consumer settings the partition-listing admin client (a producer-type handle) must not get:
+# librdkafka would warn that it ignores them.
+_CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof", "logger", *PREFETCH}
 
 
 class MessageBatch(NamedTuple):
