@@ -36,7 +36,7 @@ class JoinShardLogic(StatefulBatchLogic):
             for item in items:
                 kind = item[0]
                 if kind == PREDICTION_ITEM:
-                    added = shard.add_prediction_outcome(item[1], item[2])
+                    added = shard.add_prediction(item[1], item[2])
                     if added is not None:
                         outcomes.append(added)
                     if len(item) > 3 and (added is None or added.kind != PREDICTION_DUPLICATE):

@@ -113,12 +113,8 @@ class JoinShard:
 
     # -- input -------------------------------------------------------------------------------
 
-    def add_prediction(self, prediction_id: str, prediction: PendingPrediction) -> list[Outcome]:
-        outcome = self.add_prediction_outcome(prediction_id, prediction)
-        return [] if outcome is None else [outcome]
-
-    def add_prediction_outcome(self, prediction_id: str, prediction: PendingPrediction) -> Outcome | None:
-        """`add_prediction` for the operator's loop: its one outcome, or None (no list per event)."""
+    def add_prediction(self, prediction_id: str, prediction: PendingPrediction) -> Outcome | None:
+        """Its outcome: a duplicate, a match with a waiting label, or None (it waits for its label)."""
         if prediction_id in self.predictions or prediction_id in self.joined:
             return Outcome(PREDICTION_DUPLICATE, prediction_id)
         label = self.labels.pop(prediction_id, None)

@@ -11,7 +11,6 @@ and `event_time`, an alert by `alert_id`, `action` and `severity`.
 
 from __future__ import annotations
 
-
 import bytewax.operators as op
 import orjson
 from bytewax.dataflow import Dataflow

@@ -264,7 +264,7 @@ def _timestamp_of_plain(document: dict) -> float:
     try:
         return parse_event_time(value)
     except ValueError as error:
-        raise DecodeError(f"timestamp: {error} (got {_short_repr(value)})") from None
+        raise DecodeError(f"timestamp: {_bad_value(str(error), value)}") from None
 
 
 _MISSING: dict = {}   # a missing "segment" or "features" (null is not allowed for either)
@@ -314,14 +314,15 @@ zone offset (RFC 3339 needs 'Z' or '+hh:mm') (got '2026-11-26')"
                 problems.append(f"{name}: is required")
     except _Unsure:
         return None
-    if not problems:
-        return None
-    extra = len(problems) - 3
-    return "; ".join(problems[:3]) + (f" (and {extra} more)" if extra > 0 else "")
+    return _reason(problems) if problems else None
 
 
 def _wrong_type(value: Any) -> str:
     return f"has the wrong type {type(value).__name__} (got {_short_repr(value)})"
+
+
+def _bad_value(message: str, value: Any) -> str:
+    return f"{message} (got {_short_repr(value)})"
 
 
 def _text(longest: int, shortest: int = 1, nullable: bool = False) -> Callable[[Any], str | None]:
@@ -387,7 +388,7 @@ def _timestamp(value: Any) -> str | None:
     try:
         parse_event_time(value)
     except ValueError as error:
-        return f"{error} (got {_short_repr(value)})"
+        return _bad_value(str(error), value)
     except Exception:   # noqa: BLE001 - not the model's value_error: let it word it
         raise _Unsure from None
     return None
@@ -459,9 +460,13 @@ def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
         seen_fields.add(location)
         # only the shown problems are worded (a flood of junk makes this a hot path)
         problems.append(f"{location}: {_problem(item)}" if len(problems) < limit else location)
+    return _reason(problems, limit)
+
+
+def _reason(problems: list[str], limit: int = 3) -> str:
+    """The first `limit` problems, and how many more there are."""
     extra = len(problems) - limit
-    text = "; ".join(problems[:limit])
-    return text + (f" (and {extra} more)" if extra > 0 else "")
+    return "; ".join(problems[:limit]) + (f" (and {extra} more)" if extra > 0 else "")
 
 
 _UNION_MEMBER_NAMES = {"bool", "int", "str", "float", "none"}
@@ -489,15 +494,13 @@ def _is_type_marker(part: object) -> bool:
 def _problem(item: dict) -> str:
     kind = item["type"]
     given = item.get("input")
-    shown = _short_repr(given)
     if kind == "missing":
         return "is required"
     if kind == "value_error":
-        message = str(item.get("ctx", {}).get("error", item["msg"]))
-        return f"{message} (got {shown})"
+        return _bad_value(str(item.get("ctx", {}).get("error", item["msg"])), given)
     if kind.endswith("_type") or kind in {"union_tag_invalid", "model_type", "dict_type"}:
-        return f"has the wrong type {type(given).__name__} (got {shown})"
-    return f"{item['msg'].lower()} (got {shown})"
+        return _wrong_type(given)
+    return _bad_value(item["msg"].lower(), given)
 
 
 def _short_repr(value: object, width: int = 60) -> str:

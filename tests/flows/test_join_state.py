@@ -39,7 +39,7 @@ def label(at: float, value: int = 1, model: str | None = None) -> PendingLabel:
 
 def test_label_after_prediction_joins_with_both_sides_fields():
     shard = JoinShard(SETTINGS)
-    assert shard.add_prediction("p1", prediction(T0)) == []
+    assert shard.add_prediction("p1", prediction(T0)) is None
     [outcome] = shard.add_label("p1", label(T0 + 60, value=0))
     assert outcome.kind == JOINED
     record = outcome.detail
@@ -50,7 +50,7 @@ def test_label_after_prediction_joins_with_both_sides_fields():
 def test_label_before_prediction_waits_and_joins():
     shard = JoinShard(SETTINGS)
     assert shard.add_label("p1", label(T0 + 60)) == []
-    [outcome] = shard.add_prediction("p1", prediction(T0))
+    outcome = shard.add_prediction("p1", prediction(T0))
     assert outcome.kind == JOINED and not shard.labels
 
 
@@ -93,10 +93,10 @@ def test_without_known_partition_counts_the_partitions_heard_from_govern():
 def test_duplicates_are_reported_and_never_joined_twice():
     shard = JoinShard(SETTINGS)
     shard.add_prediction("p1", prediction(T0))
-    assert [o.kind for o in shard.add_prediction("p1", prediction(T0 + 5))] == [PREDICTION_DUPLICATE]
+    assert shard.add_prediction("p1", prediction(T0 + 5)).kind == PREDICTION_DUPLICATE
     assert [o.kind for o in shard.add_label("p1", label(T0 + 60))] == [JOINED]
     assert [o.kind for o in shard.add_label("p1", label(T0 + 90))] == [LABEL_DUPLICATE]
-    assert [o.kind for o in shard.add_prediction("p1", prediction(T0))] == [PREDICTION_DUPLICATE]
+    assert shard.add_prediction("p1", prediction(T0)).kind == PREDICTION_DUPLICATE
     shard.add_label("p2", label(T0))
     assert [o.kind for o in shard.add_label("p2", label(T0 + 1))] == [LABEL_DUPLICATE]
 
@@ -156,8 +156,9 @@ def test_every_record_ends_as_exactly_one_outcome(events):
         pid = f"p{number}"
         if kind == "p":
             predictions_in[pid] += 1
-            new = shard.add_prediction(pid, prediction(T0 + time))
-            if not any(o.kind == PREDICTION_DUPLICATE for o in new):
+            added = shard.add_prediction(pid, prediction(T0 + time))
+            new = [] if added is None else [added]
+            if added is None or added.kind != PREDICTION_DUPLICATE:
                 # the first prediction of an id wins; once the shard has forgotten the id (it
                 # expired, or was joined longer than the maximum label delay ago) one sent again is new
                 prediction_time[pid] = T0 + time

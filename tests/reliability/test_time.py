@@ -44,8 +44,8 @@ def label(at: float, value: int = 1) -> PendingLabel:
 
 def test_duplicate_prediction_with_different_content_first_wins_and_is_counted_once():
     shard = JoinShard(SETTINGS)
-    assert shard.add_prediction("p1", prediction(T0, label=1, country="US", version="v1")) == []
-    [duplicate] = shard.add_prediction("p1", prediction(T0 + 30, label=0, country="DE", version="v2"))
+    assert shard.add_prediction("p1", prediction(T0, label=1, country="US", version="v1")) is None
+    duplicate = shard.add_prediction("p1", prediction(T0 + 30, label=0, country="DE", version="v2"))
     assert duplicate.kind == PREDICTION_DUPLICATE  # counted (metric and joined-topic accounting)
     [joined] = shard.add_label("p1", label(T0 + 60, value=0))
     record = joined.detail
