@@ -1,4 +1,4 @@
-"""Confidence bounds for a proportion: Wilson score and Clopper-Pearson (exact, via scipy).
+"""Confidence bounds for a proportion: Wilson score and Clopper-Pearson (exact, via scipy's beta quantile).
 
 Both accept a non-integer number of trials, because the engine feeds them Kish's effective
 sample size of a weighted sample (see slo/estimators.py), and then the "successes" are
@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from scipy.stats import beta, norm
+from scipy.special import betaincinv
+from scipy.stats import norm
 
 
 @lru_cache(maxsize=64)
@@ -71,19 +72,23 @@ def clopper_pearson_interval(successes: float, n: float,
     return (_cp_lower(successes, n, alpha / 2.0), _cp_upper(successes, n, alpha / 2.0))
 
 
-_TINY = 1e-9   # a count this close to 0 or n is treated as exactly 0 or n (beta.ppf overflows)
+_TINY = 1e-9   # a count this close to 0 or n is treated as exactly 0 or n (the quantile overflows)
+
+# The beta quantile is `betaincinv(a, b, q)`, the function `scipy.stats.beta.ppf(q, a, b)` calls
+# (Boost's ibeta_inv) without the distribution's argument handling: the same value at ~3 us
+# instead of ~60 us, and the engine asks for bounds of every window of every key every minute.
 
 
 def _cp_lower(x: float, n: float, tail: float) -> float:
     if n <= 0 or x <= _TINY:
         return 0.0
-    return float(beta.ppf(tail, x, n - x + 1.0))
+    return float(betaincinv(x, n - x + 1.0, tail))
 
 
 def _cp_upper(x: float, n: float, tail: float) -> float:
     if n <= 0 or x >= n - _TINY:
         return 1.0
-    return float(beta.ppf(1.0 - tail, x + 1.0, n - x))
+    return float(betaincinv(x + 1.0, n - x, 1.0 - tail))
 
 
 class Bounds:

@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.stats import binomtest
+from scipy.stats import beta, binomtest
 
 from slo.burn_rate import budget_consumed, burn_rate, threshold_for_budget, value_at_burn
 from slo.durations import parse_duration
@@ -60,6 +60,18 @@ def test_integer_counts_agree_with_scipy_binomtest(n, data, confidence):
     ci_e = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
     assert wilson_interval(k, n, confidence) == pytest.approx((ci_w.low, ci_w.high), abs=1e-9)
     assert clopper_pearson_interval(k, n, confidence) == pytest.approx((ci_e.low, ci_e.high), abs=1e-7)
+
+
+@settings(max_examples=200, deadline=None)
+@given(p=st.floats(0.0, 1.0), n=st.floats(0.5, 20000.0), confidence=st.floats(0.5, 0.99999))
+def test_clopper_pearson_is_the_beta_distributions_quantile_for_non_integer_n(p, n, confidence):
+    # slo/intervals.py calls the beta quantile function itself (20x cheaper than the distribution
+    # object); the bounds must be exactly the distribution's, as the engine's output is compared
+    # across versions (bench/flow_cpu.py digests).
+    x, tail = p * n, (1.0 - confidence) / 2.0
+    lower, upper = clopper_pearson_interval(x, n, confidence)
+    assert lower == (0.0 if x <= 1e-9 else float(beta.ppf(tail, x, n - x + 1.0)))
+    assert upper == (1.0 if x >= n - 1e-9 else float(beta.ppf(1.0 - tail, x + 1.0, n - x)))
 
 
 @settings(max_examples=60, deadline=None)
