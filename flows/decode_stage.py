@@ -13,8 +13,10 @@ from typing import NamedTuple
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
 from flows.kafka_source import MessageBatch
 from schemas.dead_letter import DeadLetter
-from schemas.decode import DecodeError, label_fields, prediction_fields, prediction_fields_and_details
-from schemas.events import Prediction
+from schemas.decode import (
+    DecodeError, label_fields, prediction_fields, prediction_fields_and_details, reason_before_parsing,
+)
+from schemas.events import Label, Prediction
 
 _SEGMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
 _MAX_INTERNED_SEGMENTS = 100_000
@@ -66,6 +68,10 @@ def decode_record(
 
     `keep_details(model_id)` says whether to keep the whole prediction in `details`.
     """
+    if value is None or value[:1] != b"{":   # most junk: its reason, without raising
+        reason = reason_before_parsing(value, Label if is_label else Prediction)
+        if reason is not None:
+            return _new(DeadLetter, (topic, partition, offset, reason, value, key))
     try:
         if is_label:
             prediction_id, label, labeled_at, model_id, reviewer = label_fields(value)
@@ -79,7 +85,7 @@ def decode_record(
         else:
             prediction, details = prediction_fields_and_details(value, keep_details)
     except DecodeError as error:
-        return DeadLetter(topic, partition, offset, str(error), value, key)
+        return _new(DeadLetter, (topic, partition, offset, str(error), value, key))
     prediction_id, model_id, model_version, predicted_at, predicted_label, score, review_probability, segment = (
         prediction
     )
@@ -92,7 +98,7 @@ def decode_record(
 
 
 # Builds a NamedTuple from a tuple of all its fields, skipping its Python-level __new__ (which
-# costs twice as much): the flow builds two per event.
+# costs twice as much): the flow builds two per event, and one per junk record.
 _new = tuple.__new__
 
 
