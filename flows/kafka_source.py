@@ -28,12 +28,10 @@ from flows.kafka_clients import PREFETCH
 
 _STOP = threading.Event()
 
-# Consumer-only settings that Bytewax would also hand to its partition-listing admin client,
-# where librdkafka warns about each of them.
-# The logger is left out too: the admin client is not polled, and its first-contact errors
-# (wrong password, bad certificate) must reach stderr (flows/kafka_clients.py).
-# Consumer settings the partition-listing admin client (a producer-type handle) must not get:
-# librdkafka would warn that it ignores them.
+# Consumer-only settings the partition-listing admin client (a producer-type handle) must not
+# get: librdkafka would warn that it ignores each of them. The logger is left out too: the admin
+# client is not polled, and its first-contact errors (wrong password, bad certificate) must reach
+# stderr (flows/kafka_clients.py).
 _CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof", "logger", *PREFETCH}
 
 
