@@ -7,6 +7,7 @@ is created on the first item.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from bytewax.operators import StatefulBatchLogic
@@ -15,12 +16,14 @@ from flows import drift_metrics, metrics
 from flows.engine_state import EngineOutput, SloEngine
 from flows.settings import FlowSettings
 from slo.snapshots import AlertEvent, StatusSnapshot
-from slo.spec import SloFile
+from slo.spec import SloFile, SloSpec
 
 JOINED_ITEM = "j"       # (JOINED_ITEM, slo_name, JoinedRecord)
 PREDICTIONS_ITEM = "n"  # (PREDICTIONS_ITEM, slo_name, (model_id, segment, minute, count))
 CLOCK_ITEM = "c"        # (CLOCK_ITEM, slo_name, shard, event_time)
 DETAIL_ITEM = "d"       # (DETAIL_ITEM, slo_name, Prediction): SLOs with drift or diagnostics
+
+log = logging.getLogger(__name__)
 
 
 class EngineLogic(StatefulBatchLogic):
@@ -28,6 +31,8 @@ class EngineLogic(StatefulBatchLogic):
         self.slo_file = slo_file
         self.settings = settings
         self.engine: SloEngine | None = SloEngine.restore(resume) if resume is not None else None
+        if self.engine is not None:
+            _warn_if_redefined(self.engine.spec, slo_file)
 
     def on_batch(self, values: list[list[tuple]]) -> tuple[list[list[EngineOutput]], bool]:
         """Each value is one list of routed items; all outputs leave as one list."""
@@ -69,3 +74,17 @@ class EngineLogic(StatefulBatchLogic):
         if self.engine is None or not self.settings.recovery:
             return None
         return self.engine.snapshot()
+
+
+def _warn_if_redefined(saved: SloSpec, slo_file: SloFile) -> None:
+    """Say so when the SLO file now defines a restored SLO differently: the recovery snapshot's
+    definition stays in force for it (README, Known limitations)."""
+    current = next((spec for spec in slo_file.slos if spec.name == saved.name), None)
+    if current is None or current == saved:
+        return
+    before, after = saved.model_dump(), current.model_dump()
+    changed = ", ".join(f"{name} {before.get(name)!r} -> {after.get(name)!r}"
+                        for name in after if before.get(name) != after.get(name))
+    log.warning("SLO %r is defined differently in the SLO file than in its recovery snapshot (%s); the "
+                "snapshot's definition stays in force for it; to apply the new one, give the SLO a new name (its "
+                "windows then start afresh)", saved.name, changed)
