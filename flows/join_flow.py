@@ -11,6 +11,7 @@ stage (the SLO engine) see every outcome.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -199,20 +200,16 @@ def _label_json(prediction_id: str, label: PendingLabel) -> bytes:
 
 
 def _dead_letter_records(dead_letters: list[DeadLetter], settings: FlowSettings) -> list[OutRecord]:
-    counts: dict[str, int] = {}
-    dead_letter_topics: dict[str, str] = {}
-    records = []
-    for dead in dead_letters:
-        topic = dead.topic
-        if topic in counts:
-            counts[topic] += 1
-        else:
-            counts[topic] = 1
-            dead_letter_topics[topic] = settings.topics.dead_letter(topic)
-        records.append(OutRecord(dead_letter_topics[topic], dead.key, dead.to_json()))
+    counts = Counter(dead.topic for dead in dead_letters)
+    to_topic = {topic: settings.topics.dead_letter(topic) for topic in counts}
+    # one per junk record in a flood: built without the NamedTuple's Python-level __new__
+    records = [_new(OutRecord, (to_topic[dead.topic], dead.key, dead.to_json())) for dead in dead_letters]
     for topic, count in counts.items():
         metrics.labelled(metrics.DEAD_LETTERED, topic).inc(count)
     return records
+
+
+_new = tuple.__new__
 
 
 def _joined_records(outcomes: list[Outcome], topic: str) -> list[OutRecord] | None:
