@@ -213,8 +213,9 @@ _new = tuple.__new__
 
 
 def _joined_records(outcomes: list[Outcome], topic: str) -> list[OutRecord] | None:
-    records = [OutRecord(topic, o.detail.prediction_id.encode(), orjson.dumps(joined_to_dict(o.detail)))
-               for o in outcomes if o.kind == JOINED]
+    new, dumps = tuple.__new__, orjson.dumps   # an OutRecord per joined label, without its Python-level __new__
+    records = [new(OutRecord, (topic, detail.prediction_id.encode(), dumps(joined_to_dict(detail))))
+               for kind, _, detail in outcomes if kind == JOINED]
     return records or None
 
 

@@ -80,6 +80,7 @@ class PendingLabel(NamedTuple):
 # a valid score is never NaN) and the index of its (model_id, model_version, predicted_label,
 # segment) in the shard's table of those, which few distinct values fill.
 _PACKED = struct.Struct("<dddI")
+_pack_bytes, _unpack_bytes = _PACKED.pack, _PACKED.unpack
 _NO_SCORE = float("nan")
 _MIN_META_TABLE = 4096
 
@@ -88,6 +89,11 @@ class Outcome(NamedTuple):
     kind: str
     prediction_id: str
     detail: object = None  # JoinedRecord for JOINED, the label and reason for LABEL_REJECTED
+
+
+# Builds a NamedTuple from a tuple of all its fields without its Python-level __new__ (a third of
+# the cost): the shard builds one or two per event.
+_new = tuple.__new__
 
 
 class JoinShard:
@@ -116,15 +122,15 @@ class JoinShard:
     def add_prediction(self, prediction_id: str, prediction: PendingPrediction) -> Outcome | None:
         """Its outcome: a duplicate, a match with a waiting label, or None (it waits for its label)."""
         if prediction_id in self.predictions or prediction_id in self.joined:
-            return Outcome(PREDICTION_DUPLICATE, prediction_id)
+            return _new(Outcome, (PREDICTION_DUPLICATE, prediction_id, None))
         label = self.labels.pop(prediction_id, None)
-        predicted_at = prediction.predicted_at
+        predicted_at = prediction[0]
         self._prediction_deadlines.add(prediction_id, predicted_at + self.settings.max_label_delay)
         minute = predicted_at // 60.0 * 60.0
         counts = self._seen.get(minute)
         if counts is None:
             counts = self._seen[minute] = {}
-        seen_key = (prediction.model_id, prediction.segment)
+        seen_key = (prediction[1], prediction[6])   # (model_id, segment)
         counts[seen_key] = counts.get(seen_key, 0) + 1
         if label is None:
             self.predictions[prediction_id] = self._pack(prediction)
@@ -133,11 +139,11 @@ class JoinShard:
 
     def add_label(self, prediction_id: str, label: PendingLabel) -> list[Outcome]:
         if prediction_id in self.joined or prediction_id in self.labels:
-            return [Outcome(LABEL_DUPLICATE, prediction_id)]
+            return [_new(Outcome, (LABEL_DUPLICATE, prediction_id, None))]
         packed = self.predictions.pop(prediction_id, None)
         if packed is None:
             self.labels[prediction_id] = label
-            self._label_deadlines.add(prediction_id, label.labeled_at + self.settings.label_wait_margin)
+            self._label_deadlines.add(prediction_id, label[0] + self.settings.label_wait_margin)   # labeled_at
             return []
         return [self._match(prediction_id, self._unpack(packed), label)]
 
@@ -212,9 +218,10 @@ class JoinShard:
         out: list[Outcome] = []
         if not self._seen:
             return out
-        for minute in sorted(m for m in self._seen if m < time):
-            out.extend(Outcome(PREDICTIONS_SEEN, "", (model_id, segment, minute, count))
-                       for (model_id, segment), count in self._seen.pop(minute).items())
+        new, seen = _new, self._seen
+        for minute in sorted(m for m in seen if m < time):
+            out += [new(Outcome, (PREDICTIONS_SEEN, "", (*key, minute, count)))   # key: (model_id, segment)
+                    for key, count in seen.pop(minute).items()]
         return out
 
     def pending(self) -> list[Outcome]:
@@ -230,7 +237,9 @@ class JoinShard:
     # -- matching ----------------------------------------------------------------------------
 
     def _match(self, prediction_id: str, prediction: PendingPrediction, label: PendingLabel) -> Outcome:
-        if label.model_id is not None and label.model_id != prediction.model_id:
+        predicted_at, model_id, model_version, predicted_label, review_probability, score, segment = prediction
+        labeled_at, true_label, label_model_id, reviewer, _, _ = label
+        if label_model_id is not None and label_model_id != model_id:
             # The label is wrong, not the prediction: it keeps waiting for a matching label.
             self.predictions[prediction_id] = self._pack(prediction)
             reason = (
@@ -238,43 +247,31 @@ class JoinShard:
                 f"model_id {prediction.model_id!r}"
             )
             return Outcome(LABEL_REJECTED, prediction_id, (label, reason))
-        self.joined[prediction_id] = prediction.predicted_at
-        record = JoinedRecord(
-            prediction_id=prediction_id,
-            model_id=prediction.model_id,
-            model_version=prediction.model_version,
-            predicted_at=prediction.predicted_at,
-            labeled_at=label.labeled_at,
-            predicted_label=prediction.predicted_label,
-            label=label.label,
-            review_probability=prediction.review_probability,
-            score=prediction.score,
-            segment=dict(prediction.segment),
-            reviewer=label.reviewer,
-        )
-        return Outcome(JOINED, prediction_id, record)
+        self.joined[prediction_id] = predicted_at
+        # positional, in JoinedRecord's field order (a third cheaper than by keyword)
+        record = JoinedRecord(prediction_id, model_id, model_version, predicted_at, labeled_at, predicted_label,
+                              true_label, review_probability, score, dict(segment), reviewer)
+        return _new(Outcome, (JOINED, prediction_id, record))
 
     # -- packed pending predictions ----------------------------------------------------------
 
     def _pack(self, prediction: PendingPrediction) -> bytes:
-        label = prediction.predicted_label
+        predicted_at, model_id, model_version, label, review_probability, score, segment = prediction
         # the label's type is part of the key: True == 1 would otherwise share an entry
-        key = (prediction.model_id, prediction.model_version, type(label), label, prediction.segment)
+        key = (model_id, model_version, type(label), label, segment)
         index = self._meta_index.get(key)
         if index is None:
             if len(self._metas) >= self._meta_limit:
                 self._compact_metas()
             index = self._meta_index[key] = len(self._metas)
-            self._metas.append((prediction.model_id, prediction.model_version, label, prediction.segment))
-        score = prediction.score
-        return _PACKED.pack(prediction.predicted_at, prediction.review_probability,
-                            _NO_SCORE if score is None else score, index)
+            self._metas.append((model_id, model_version, label, segment))
+        return _pack_bytes(predicted_at, review_probability, _NO_SCORE if score is None else score, index)
 
     def _unpack(self, packed: bytes) -> PendingPrediction:
-        predicted_at, review_probability, score, index = _PACKED.unpack(packed)
+        predicted_at, review_probability, score, index = _unpack_bytes(packed)
         model_id, model_version, label, segment = self._metas[index]
-        return PendingPrediction(predicted_at, model_id, model_version, label, review_probability,
-                                 None if score != score else score, segment)
+        return _new(PendingPrediction, (predicted_at, model_id, model_version, label, review_probability,
+                                        None if score != score else score, segment))
 
     def _compact_metas(self) -> None:
         """Drop table entries no pending prediction uses (many distinct segments or labels)."""

@@ -52,19 +52,17 @@ class PartitionClockLogic(StatefulBatchLogic):
         names, shards, crc32 = self._names, self.shards, zlib.crc32   # shard_of, without a call per event
         highest = self.highest
         for batch in values:
-            for event in batch.events:
-                kind = LABEL_ITEM if event.source == "labels" else PREDICTION_ITEM
-                pid = event.prediction_id
-                item = (kind, pid, event.event)
-                if event.details is not None:  # the whole prediction rides along (drift, diagnostics)
-                    item += (event.details,)
+            kind = LABEL_ITEM if batch.source == "labels" else PREDICTION_ITEM   # one source per batch
+            for _, _, event_time, pid, event, details in batch.events:   # DecodedEvent's fields
+                item = (kind, pid, event) if details is None else (kind, pid, event, details)
+                # (the whole prediction rides along for drift and diagnostics)
                 name = names[crc32(pid.encode("utf-8")) % shards]
                 items = per_shard.get(name)
                 if items is None:
                     items = per_shard[name] = []
                 items.append(item)
-                if event.event_time > highest:
-                    highest = event.event_time
+                if event_time > highest:
+                    highest = event_time
         self.highest = highest
         if values:
             self.source, self.partition = values[-1].source, values[-1].partition

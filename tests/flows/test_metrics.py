@@ -40,3 +40,53 @@ def test_each_status_sets_the_latest_values_of_its_key():
     for window, rate in second.burn_rates.items():
         value = _gauge("slo_monitor_slo_burn_rate", window=window)
         assert (math.isnan(value) if rate is None else value == rate)
+
+
+def _reference_samples(snapshots) -> set[tuple]:
+    """What prometheus-client Gauge children, set as `record_status` set them before it kept values
+    for scrape time, export for `snapshots` (a private registry)."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    registry = CollectorRegistry()
+    keys = ["slo", "model_id", "segment"]
+    gauges = {name: Gauge(name, "reference", keys, registry=registry) for name in (
+        "slo_monitor_slo_estimate", "slo_monitor_slo_lower_bound", "slo_monitor_slo_upper_bound",
+        "slo_monitor_slo_objective", "slo_monitor_slo_labels_in_window", "slo_monitor_slo_evaluated_event_time_seconds")}
+    burn = Gauge("slo_monitor_slo_burn_rate", "reference", [*keys, "window"], registry=registry)
+    state = Gauge("slo_monitor_slo_state", "reference", [*keys, "state"], registry=registry)
+    nan = float("nan")
+    for s in snapshots:
+        labels = (s.key.slo, s.key.model_id, s.key.segment or "")
+        for name, value in zip(gauges, (s.estimate, s.lower, s.upper, s.objective, s.labels, s.event_time)):
+            gauges[name].labels(*labels).set(nan if value is None else value)
+        for window, rate in s.burn_rates.items():
+            burn.labels(*labels, window).set(nan if rate is None else rate)
+        for name in metrics.STATES:
+            state.labels(*labels, name).set(1.0 if name == s.state else 0.0)
+    return _samples(registry, {s.key.slo for s in snapshots})
+
+
+def _samples(registry, slos: set[str]) -> set[tuple]:
+    return {(sample.name, tuple(sorted(sample.labels.items())), "nan" if math.isnan(sample.value) else sample.value)
+            for family in registry.collect() for sample in family.samples if sample.labels.get("slo") in slos}
+
+
+def test_scrape_time_gauges_export_what_gauge_children_did():
+    spec = parse_slo_yaml("slos: [{name: metrics-same, model_id: ms, metric: precision, positive_label: 1,"
+                          " objective: 0.9, min_labels: 5, segments: [country]}]").slos[0]
+    from slo.routing import TrackerKey
+
+    trackers = [SloTracker(spec, segment, TrackerKey(spec.name, "ms", segment)) for segment in (None, "country=US")]
+    snapshots = []
+    for step in range(1, 6):
+        for tracker in trackers:
+            for i in range(4 * step):
+                tracker.observe(JoinedRecord(f"id{step}-{i}", "ms", "v1", 600.0 * step + i, 600.0 * step + 60 + i, 1,
+                                             int(i % 5 != 0), 0.5))
+            status, _ = tracker.advance(600.0 * step + 600.0)
+            snapshots.append(status)
+            metrics.record_status(status)
+    assert {s.state for s in snapshots} >= {"insufficient_data"} and len({s.state for s in snapshots}) > 1
+    exported = _samples(REGISTRY, {spec.name})
+    assert exported == _reference_samples(snapshots)
+    assert len(exported) == 2 * (6 + 4 + len(snapshots[-1].burn_rates))
