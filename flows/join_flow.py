@@ -151,6 +151,7 @@ def _counted_decode(batch: MessageBatch, labels_topic: str, keep_details: Any = 
 def _counted_outcomes(keyed: tuple[str, list[Outcome]]) -> list[Outcome]:
     shard, outcomes = keyed
     counts: dict[str, int] = {}
+    delays: list[float] = []
     for index, outcome in enumerate(outcomes):
         kind = outcome.kind
         if kind == CLOCK:
@@ -158,9 +159,11 @@ def _counted_outcomes(keyed: tuple[str, list[Outcome]]) -> list[Outcome]:
         elif kind in RECORD_OUTCOMES:
             counts[kind] = counts.get(kind, 0) + 1
             if kind == JOINED:
-                metrics.LABEL_DELAY.observe(max(0.0, outcome.detail.label_delay))
+                delays.append(max(0.0, outcome.detail.label_delay))
     for kind, count in counts.items():
         metrics.labelled(metrics.JOIN_OUTCOMES, kind).inc(count)
+    if delays:
+        metrics.LABEL_DELAY.observe_all(delays)
     return outcomes
 
 

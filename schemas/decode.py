@@ -72,7 +72,7 @@ def reason_before_parsing(raw: bytes | None, model: type[BaseModel]) -> str | No
         if not raw:
             return "message is empty"
         return f"a {model.__name__} must be a JSON object; the message starts with {_short_repr(raw, 40)}"
-    if not is_utf8(raw):
+    if not raw.isascii() and not is_utf8(raw):   # no call for ASCII, which nearly every record is
         return "not valid JSON: the message is not valid UTF-8"
     return None
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from prometheus_client import REGISTRY
 
 from flows import metrics
@@ -90,3 +94,28 @@ def test_scrape_time_gauges_export_what_gauge_children_did():
     exported = _samples(REGISTRY, {spec.name})
     assert exported == _reference_samples(snapshots)
     assert len(exported) == 2 * (6 + 4 + len(snapshots[-1].burn_rates))
+
+
+@settings(max_examples=50, deadline=None)
+@given(batches=st.lists(st.lists(st.floats(0.0, 30 * 86400.0), max_size=20), max_size=6))
+@example(batches=[[60.0, 300.0], [0.0, 86400.0, 1e9]])   # on the bounds: "le" counts them in
+def test_the_batch_histogram_exports_what_prometheus_clients_histogram_does(batches):
+    from prometheus_client import CollectorRegistry, Histogram
+
+    buckets = (60, 300, 900, 3600, 86400)
+    reference_registry, registry = CollectorRegistry(), CollectorRegistry()
+    reference = Histogram("delay_seconds", "reference", buckets=buckets, registry=reference_registry)
+    subject = metrics.BatchHistogram("delay_seconds", "subject", buckets, registry)
+    for batch in batches:
+        for value in batch:
+            reference.observe(value)
+        subject.observe_all(batch)
+
+    def samples(reg):
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in reg.collect() for s in family.samples if not s.name.endswith("_created")}
+
+    expected, got = samples(reference_registry), samples(registry)
+    assert expected.keys() == got.keys()
+    for name, value in expected.items():
+        assert got[name] == pytest.approx(value, rel=1e-12, abs=1e-9), name
