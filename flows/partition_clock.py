@@ -15,6 +15,7 @@ from typing import NamedTuple
 from bytewax.operators import StatefulBatchLogic
 
 from flows.decode_stage import DecodedBatch
+from flows.join_state import LABELS
 
 PREDICTION_ITEM = "p"
 LABEL_ITEM = "l"
@@ -52,7 +53,7 @@ class PartitionClockLogic(StatefulBatchLogic):
         names, shards, crc32 = self._names, self.shards, zlib.crc32   # shard_of, without a call per event
         highest = self.highest
         for batch in values:
-            kind = LABEL_ITEM if batch.source == "labels" else PREDICTION_ITEM   # one source per batch
+            kind = LABEL_ITEM if batch.source == LABELS else PREDICTION_ITEM   # one source per batch
             for _, _, event_time, pid, event, details in batch.events:   # DecodedEvent's fields
                 item = (kind, pid, event) if details is None else (kind, pid, event, details)
                 # (the whole prediction rides along for drift and diagnostics)
