@@ -66,7 +66,7 @@ def messages(models: int, predictions: int, rate_per_model: float = 36_000.0, fe
 
 def build(inputs: dict[str, list], slo_text: str, sink_records: list):
     """The monitor flow, with Kafka input and output swapped for memory."""
-    from bytewax.outputs import DynamicSink, StatelessSinkPartition
+    from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
     from bytewax.testing import TestingSource
 
     import flows.join_flow as join_flow
@@ -75,15 +75,24 @@ def build(inputs: dict[str, list], slo_text: str, sink_records: list):
     from flows.settings import FlowSettings, Topics
     from slo.spec import parse_slo_yaml
 
-    class _Part(StatelessSinkPartition):
+    class _Part(StatefulSinkPartition):
         def write_batch(self, items):
             sink_records.extend((record.topic, record.key, record.value) for batch in items for record in batch)
 
-    class MemorySink(DynamicSink):
-        def __init__(self, config=None) -> None:
+        def snapshot(self):
+            return None
+
+    class MemorySink(FixedPartitionedSink):   # ProducerSink's interface, in memory
+        def __init__(self, config=None, process_id=0) -> None:
             pass
 
-        def build(self, step_id, worker_index, worker_count):
+        def list_parts(self):
+            return ["memory"]
+
+        def part_fn(self, item_key):
+            return 0
+
+        def build_part(self, step_id, for_part, resume_state):
             return _Part()
 
     def memory_source(brokers, topics, **_):

@@ -11,7 +11,6 @@ stage (the SLO engine) see every outcome.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -35,7 +34,7 @@ from flows.join_state import (
     PendingLabel,
 )
 from flows.kafka_clients import RepeatFilter, common_config, consumer_config, producer_config
-from flows.kafka_sink import OutRecord, ProducerSink
+from flows.kafka_sink import OutRecord, ProducerSink, local_key
 from flows.partition_clock import PartitionClockLogic
 from flows.settings import FlowSettings
 from flows.kafka_source import MessageBatch, MonitorKafkaSource
@@ -66,11 +65,11 @@ def build_join_flow(
 
 def joined_output(outcomes: Stream[list[Outcome]], settings: FlowSettings) -> None:
     """Write every joined record to the joined topic (for inspection and offline analysis)."""
-    topic = settings.topics.joined
+    topic, key = settings.topics.joined, local_key(settings.process_id)
     op.output(
         "write-joined",
-        op.filter_map("encode-joined", outcomes, lambda batch: _joined_records(batch, topic)),
-        ProducerSink(producer_config(settings)),
+        op.filter_map("encode-joined", outcomes, lambda batch: _joined_records(batch, topic, key)),
+        ProducerSink(producer_config(settings), settings.process_id),
     )
 
 
@@ -117,7 +116,7 @@ def join_stream(
         "write-dead-letters",
         op.map("encode-dead-letters", op.merge("dead-letters", undecodable, rejected),
                lambda dead: _dead_letter_records(dead, settings)),
-        ProducerSink(producer_config(settings)),
+        ProducerSink(producer_config(settings), settings.process_id),
     )
     return outcomes
 
@@ -202,13 +201,17 @@ def _label_json(prediction_id: str, label: PendingLabel) -> bytes:
     )
 
 
-def _dead_letter_records(dead_letters: list[DeadLetter], settings: FlowSettings) -> list[OutRecord]:
-    counts = Counter(dead.topic for dead in dead_letters)
-    to_topic = {topic: settings.topics.dead_letter(topic) for topic in counts}
-    records = [_new(OutRecord, (to_topic[dead.topic], dead.key, dead.to_json())) for dead in dead_letters]
-    for topic, count in counts.items():
-        metrics.labelled(metrics.DEAD_LETTERED, topic).inc(count)
-    return records
+def _dead_letter_records(dead_letters: list[DeadLetter], settings: FlowSettings) -> tuple[str, list[OutRecord]]:
+    """Counted, and keyed for this process's `ProducerSink` partition.
+
+    Every list holds dead letters of one input topic: one fetched batch's, or one join shard's
+    rejected labels.
+    """
+    topic = dead_letters[0].topic
+    to_topic = settings.topics.dead_letter(topic)
+    records = [_new(OutRecord, (to_topic, dead.key, dead.to_json())) for dead in dead_letters]
+    metrics.labelled(metrics.DEAD_LETTERED, topic).inc(len(records))
+    return local_key(settings.process_id), records
 
 
 # Builds a NamedTuple from all its fields without its Python-level __new__ (a third of the cost):
@@ -216,11 +219,12 @@ def _dead_letter_records(dead_letters: list[DeadLetter], settings: FlowSettings)
 _new = tuple.__new__
 
 
-def _joined_records(outcomes: list[Outcome], topic: str) -> list[OutRecord] | None:
+def _joined_records(outcomes: list[Outcome], topic: str, key: str) -> tuple[str, list[OutRecord]] | None:
+    """The joined labels' records, keyed `key` for this process's `ProducerSink` partition."""
     new, dumps = _new, orjson.dumps   # an OutRecord per joined label, without its Python-level __new__
     records = [new(OutRecord, (topic, detail.prediction_id.encode(), dumps(joined_to_dict(detail))))
                for kind, _, detail in outcomes if kind == JOINED]
-    return records or None
+    return (key, records) if records else None
 
 
 def joined_to_dict(record: JoinedRecord) -> dict:

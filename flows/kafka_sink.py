@@ -1,15 +1,21 @@
-"""A Kafka sink that waits instead of crashing when the producer's queue is full.
+"""A Kafka sink that waits for delivery once per epoch, and waits instead of crashing when full.
 
 Bytewax's own `KafkaSink` raises `BufferError` on a full local queue (bytewax issue 522). This
 one polls until librdkafka has room, waits for delivery through broker outages, and fails the
 step loudly if a delivery fails, so an output record is never dropped silently.
+
+It is a partitioned (stateful) sink only for the epoch hook that gives: Bytewax calls `snapshot()`
+after the last write of each epoch, before it commits that epoch's recovery snapshot. Waiting
+there for every record to be acknowledged keeps output at-least-once across a restart, without
+waiting for a broker round trip after every batch (~2.6 ms each: ~18% of the time a flood of
+junk records takes, whose dead letters come in many small batches).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import KafkaException, Producer
 
 
@@ -21,7 +27,7 @@ class OutRecord(NamedTuple):
     value: bytes
 
 
-class _ProducerPartition(StatelessSinkPartition[list[OutRecord]]):
+class _ProducerPartition(StatefulSinkPartition[list[OutRecord], None]):
     def __init__(self, config: dict[str, object]) -> None:
         # One producer-wide callback, called for failures only: a callback passed with every
         # record cost ~0.5 us of each produce call, and a Python call per delivered record ~1 us.
@@ -33,40 +39,72 @@ class _ProducerPartition(StatelessSinkPartition[list[OutRecord]]):
             self._failure = f"delivery to {message.topic()} failed: {error}"
 
     def write_batch(self, items: list[list[OutRecord]]) -> None:
-        produce, poll = self._producer.produce, self._producer.poll
+        produce = self._producer.produce
         for records in items:
             for record in records:
                 try:
                     produce(record.topic, record.value, record.key)
                 except BufferError:   # the local queue is full: wait for room
                     self._produce_when_room(record)
-            poll(0)
+        self._producer.poll(0)   # serves delivery reports (failures only)
+        self._raise_if_failed()
+
+    def snapshot(self) -> None:
+        """The end of an epoch: every record written so far is delivered before it is committed."""
+        self._wait_for_delivery()
+
+    def close(self) -> None:
+        self._wait_for_delivery()
+
+    def _wait_for_delivery(self) -> None:
         # Wait as long as librdkafka keeps retrying (message.timeout.ms, 5 minutes by default):
         # a broker that is away for a minute delays output; only a failed delivery stops the
-        # flow (and a restart with --recovery-dir resumes it).
+        # flow (and a restart with --recovery-dir resumes it from the last committed epoch).
         while self._producer.flush(1.0) and self._failure is None:
             pass
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
         if self._failure is not None:
             raise KafkaException(self._failure)
 
     def _produce_when_room(self, record: OutRecord) -> None:
         while True:
             self._producer.poll(0.05)
+            self._raise_if_failed()
             try:
                 self._producer.produce(record.topic, record.value, record.key)
                 return
             except BufferError:
                 continue
 
-    def close(self) -> None:
-        self._producer.flush(30)
 
+class ProducerSink(FixedPartitionedSink[list[OutRecord], None]):
+    """Writes lists of `OutRecord`s (the flow's items are batches), each to its own topic.
 
-class ProducerSink(DynamicSink[list[OutRecord]]):
-    """Writes lists of `OutRecord`s (the flow's items are batches), each to its own topic."""
+    Every process of a cluster has one partition of its own, `producer-<process id>`, and the flow
+    keys its items with `local_key(process_id)`, so items are written where they were made.
 
-    def __init__(self, config: dict[str, str]) -> None:
+    >>> sink = ProducerSink({}, process_id=2)
+    >>> sink.list_parts(), sink.part_fn(local_key(2))
+    (['producer-00002'], 2)
+    """
+
+    def __init__(self, config: dict[str, str], process_id: int = 0) -> None:
         self._config = config
+        self._process_id = process_id
 
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
+    def list_parts(self) -> list[str]:
+        # zero-padded, so that the sorted list of every process's part is in process order
+        return [f"producer-{self._process_id:05d}"]
+
+    def part_fn(self, item_key: str) -> int:
+        return int(item_key)   # the index of that process's part in the sorted list
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _ProducerPartition:
         return _ProducerPartition(self._config)
+
+
+def local_key(process_id: int) -> str:
+    """The key that routes a `ProducerSink` item to this process's own partition."""
+    return str(process_id)

@@ -23,7 +23,7 @@ from flows.join_flow import join_stream, joined_output, one_by_one
 from flows.join_operator import PREDICTION_DETAIL
 from flows.join_state import CLOCK, JOINED, PREDICTIONS_SEEN, Outcome
 from flows.kafka_clients import producer_config
-from flows.kafka_sink import OutRecord, ProducerSink
+from flows.kafka_sink import OutRecord, ProducerSink, local_key
 from flows.settings import FlowSettings, Topics
 from slo.snapshots import AlertEvent, DiagnosticSummary, StatusSnapshot
 from slo.spec import SloFile
@@ -58,11 +58,12 @@ def build_monitor_flow(
         engine_outputs,
         lambda keyed: [r for r in keyed[1] if not _written_before(r, alerts_already_written)] or None,
     )
-    topics = settings.topics
+    topics, key = settings.topics, local_key(settings.process_id)
     op.output(
         "write-engine-results",
-        op.map("encode-engine-results", results, lambda batch: [encode_engine_output(r, topics) for r in batch]),
-        ProducerSink(producer_config(settings)),
+        op.map("encode-engine-results", results,
+               lambda batch: (key, [encode_engine_output(r, topics) for r in batch])),
+        ProducerSink(producer_config(settings), settings.process_id),
     )
     if outcome_sink is not None:
         op.output("outcomes-out", op.flat_map("outcomes-one-by-one", outcomes, one_by_one), outcome_sink)

@@ -60,6 +60,8 @@ class FlowSettings:
     # snapshot each epoch even without one; without it the big states (join, engine) answer
     # None instead of pickling themselves for nothing.
     recovery: bool = False
+    # This process's index in its cluster: the output sinks write each item in the process that made it.
+    process_id: int = 0
 
     def brokers(self) -> list[str]:
         return [host.strip() for host in self.bootstrap_servers.split(",") if host.strip()]

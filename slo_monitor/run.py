@@ -96,6 +96,7 @@ def settings_from_args(args: argparse.Namespace) -> FlowSettings:
         tail=not args.until_end,
         allowed_lateness=parse_duration(args.allowed_lateness, allow_zero=True),
         recovery=args.recovery_dir is not None,
+        process_id=args.process_id or 0,
         kafka_config=client_settings(key_values(args.kafka_config), args.kafka_config_file, os.environ),
     )
 

@@ -1,4 +1,5 @@
-"""The producer sink against the real broker: records arrive, and a failed delivery stops the step."""
+"""The producer sink against the real broker: records arrive, are delivered by the end of each epoch,
+and a failed delivery stops the step."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ def _create(bootstrap: str, topic: str, config: dict[str, str] | None = None) ->
     admin.create_topics([NewTopic(topic, 1, 1, config=config or {})])[topic].result(30)
 
 
-def _sink(bootstrap: str):
-    return ProducerSink({"bootstrap.servers": bootstrap, "enable.idempotence": "true", "acks": "all",
-                         "linger.ms": "5", "message.timeout.ms": "20000"}).build("out", 0, 1)
+def _sink(bootstrap: str, linger_ms: int = 5):
+    sink = ProducerSink({"bootstrap.servers": bootstrap, "enable.idempotence": "true", "acks": "all",
+                         "linger.ms": str(linger_ms), "message.timeout.ms": "20000"})
+    return sink.build_part("out", sink.list_parts()[0], None)
 
 
 def test_written_records_arrive_in_order(kafka_bootstrap: str) -> None:
@@ -35,5 +37,17 @@ def test_a_rejected_record_fails_the_step_naming_the_topic(kafka_bootstrap: str)
     topic = unique_topic("sink-refused")
     _create(kafka_bootstrap, topic, {"max.message.bytes": "2000"})
     sink = _sink(kafka_bootstrap)
+    sink.write_batch([[OutRecord(topic, b"k", b"x" * 20_000)]])
     with pytest.raises(KafkaException, match=f"delivery to {topic} failed"):
-        sink.write_batch([[OutRecord(topic, b"k", b"x" * 20_000)]])
+        sink.snapshot()   # the end of the epoch: it is not committed
+
+
+def test_the_end_of_an_epoch_waits_until_every_record_is_delivered(kafka_bootstrap: str) -> None:
+    # With 15 s of linger, librdkafka would hold the records that long: snapshot() must send
+    # them and wait for the broker, so that a committed epoch's output is never lost in a crash.
+    topic = unique_topic("sink-epoch")
+    _create(kafka_bootstrap, topic)
+    sink = _sink(kafka_bootstrap, linger_ms=15_000)
+    sink.write_batch([[OutRecord(topic, b"a", b"1"), OutRecord(topic, b"b", b"2")]])
+    sink.snapshot()
+    assert read_all(kafka_bootstrap, topic, timeout=10) == [(b"a", b"1"), (b"b", b"2")]
