@@ -13,9 +13,7 @@ from typing import NamedTuple
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
 from flows.kafka_source import MessageBatch
 from schemas.dead_letter import DeadLetter
-from schemas.decode import (
-    DecodeError, label_fields, prediction_fields, prediction_fields_and_details, reason_before_parsing,
-)
+from schemas.decode import label_or_reason, prediction_or_reason, reason_before_parsing
 from schemas.events import Label, Prediction
 
 _SEGMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
@@ -68,24 +66,24 @@ def decode_record(
 
     `keep_details(model_id)` says whether to keep the whole prediction in `details`.
     """
-    if value is None or value[:1] != b"{":   # most junk: its reason, without raising
+    if value is None or value[:1] != b"{":   # most junk: its reason, without parsing
         reason = reason_before_parsing(value, Label if is_label else Prediction)
         if reason is not None:
             return _new(DeadLetter, (topic, partition, offset, reason, value, key))
-    try:
-        if is_label:
-            prediction_id, label, labeled_at, model_id, reviewer = label_fields(value)
-            return _new(DecodedEvent, (
-                LABELS, partition, labeled_at, prediction_id,
-                _new(PendingLabel, (labeled_at, label, _intern(model_id), _intern(reviewer), partition, offset)),
-                None,
-            ))
-        if keep_details is None:
-            prediction, details = prediction_fields(value), None
-        else:
-            prediction, details = prediction_fields_and_details(value, keep_details)
-    except DecodeError as error:
-        return _new(DeadLetter, (topic, partition, offset, str(error), value, key))
+    if is_label:   # reasons come back as values: a flood of junk raises no exception
+        label = label_or_reason(value)
+        if type(label) is str:
+            return _new(DeadLetter, (topic, partition, offset, label, value, key))
+        prediction_id, label_value, labeled_at, model_id, reviewer = label
+        return _new(DecodedEvent, (
+            LABELS, partition, labeled_at, prediction_id,
+            _new(PendingLabel, (labeled_at, label_value, _intern(model_id), _intern(reviewer), partition, offset)),
+            None,
+        ))
+    decoded = prediction_or_reason(value, keep_details)
+    if type(decoded) is str:
+        return _new(DeadLetter, (topic, partition, offset, decoded, value, key))
+    prediction, details = decoded
     prediction_id, model_id, model_version, predicted_at, predicted_label, score, review_probability, segment = (
         prediction
     )

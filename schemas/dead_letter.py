@@ -45,7 +45,7 @@ class DeadLetter(NamedTuple):
             raw = raw[:MAX_RAW_KEPT]
         else:
             body = {"topic": self.topic, "partition": self.partition, "offset": self.offset, "error": self.error}
-        if is_utf8(raw):
+        if raw.isascii() or is_utf8(raw):   # no call for ASCII, which nearly every record is
             body["raw"] = raw.decode("utf-8")
         else:
             body["raw"] = base64.b64encode(raw).decode("ascii")

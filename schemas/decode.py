@@ -25,7 +25,7 @@ from schemas.events import (
     Prediction,
 )
 from schemas.joined import ClassLabel
-from schemas.timestamps import parse_event_time
+from schemas.timestamps import event_time_or_reason
 
 # Larger messages are rejected before parsing: a record of the contract is a few KiB at most.
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -49,7 +49,13 @@ def decode_label(raw: bytes | None) -> Label:
 
 
 def _decode(raw: bytes | None, model: type[Event]) -> Event:
-    return _validate(_document(raw, model), model)
+    document = _document_or_reason(raw, model)
+    if type(document) is str:
+        raise DecodeError(document)
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        raise DecodeError(describe_validation_error(error)) from None
 
 
 def reason_before_parsing(raw: bytes | None, model: type[BaseModel]) -> str | None:
@@ -77,24 +83,18 @@ def reason_before_parsing(raw: bytes | None, model: type[BaseModel]) -> str | No
     return None
 
 
-def _document(raw: bytes | None, model: type[BaseModel]) -> dict:
+def _document_or_reason(raw: bytes | None, model: type[BaseModel]) -> dict | str:
+    """The parsed JSON object, or why there is none."""
     reason = reason_before_parsing(raw, model)
     if reason is not None:
-        raise DecodeError(reason)
+        return reason
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        raise DecodeError(f"not valid JSON: {error}") from None
+        return f"not valid JSON: {error}"
     if not isinstance(document, dict):
-        raise DecodeError(f"a {model.__name__} must be a JSON object, got {type(document).__name__}")
+        return f"a {model.__name__} must be a JSON object, got {type(document).__name__}"
     return document
-
-
-def _validate(document: dict, model: type[Event]) -> Event:
-    try:
-        return model.model_validate(document)
-    except ValidationError as error:
-        raise DecodeError(describe_validation_error(error)) from None
 
 
 # --- the flow's fast path ------------------------------------------------------------------------
@@ -139,27 +139,45 @@ def prediction_fields(raw: bytes | None) -> PredictionFields:
     >>> fields.timestamp, fields.score, fields.review_probability, fields.segment
     (1795690800.0, 1.0, 1.0, {})
     """
-    document = _document(raw, Prediction)
-    fields = plain_prediction(document)
-    if fields is not None:
-        return fields
-    return prediction_fields_of(_validate_unusual(document, Prediction))
+    return prediction_fields_and_details(raw, None)[0]
 
 
 def prediction_fields_and_details(
-    raw: bytes | None, wanted: Callable[[str], bool]
+    raw: bytes | None, wanted: Callable[[str], bool] | None
 ) -> tuple[PredictionFields, Prediction | None]:
-    """`prediction_fields`, and the whole `Prediction` (features too) when `wanted(model_id)`.
+    """`prediction_fields`, and the whole `Prediction` (features too) when `wanted(model_id)`."""
+    decoded = prediction_or_reason(raw, wanted)
+    if type(decoded) is str:
+        raise DecodeError(decoded)
+    return decoded
+
+
+def prediction_or_reason(
+    raw: bytes | None, wanted: Callable[[str], bool] | None = None
+) -> tuple[PredictionFields, Prediction | None] | str:
+    """What the flow decodes of a predictions message: its fields, and the whole `Prediction` when
+    `wanted(model_id)`; or the model's reason for rejecting it, returned rather than raised (a flood
+    of junk pays for no exception).
 
     One parse serves both. A document the fast checks accepted is valid, so its `Prediction` is
     built without validating it again (`trusted_prediction`, a third of the cost).
+
+    >>> prediction_or_reason(b'{"prediction_id": "a"}')
+    'model_id: is required; timestamp: is required; predicted_label: is required'
     """
-    document = _document(raw, Prediction)
+    document = _document_or_reason(raw, Prediction)
+    if type(document) is str:
+        return document
     fields = plain_prediction(document)
     if fields is None:
-        prediction = _validate_unusual(document, Prediction)
-        return prediction_fields_of(prediction), (prediction if wanted(prediction.model_id) else None)
-    return fields, (trusted_prediction(document, fields) if wanted(fields.model_id) else None)
+        prediction = _unusual_or_reason(document, Prediction)
+        if type(prediction) is str:
+            return prediction
+        wanted_whole = wanted is not None and wanted(prediction.model_id)
+        return prediction_fields_of(prediction), (prediction if wanted_whole else None)
+    if type(fields) is str:
+        return fields
+    return fields, (trusted_prediction(document, fields) if wanted is not None and wanted(fields.model_id) else None)
 
 
 def trusted_prediction(document: dict, fields: PredictionFields) -> Prediction:
@@ -175,11 +193,22 @@ def trusted_prediction(document: dict, fields: PredictionFields) -> Prediction:
 
 def label_fields(raw: bytes | None) -> LabelFields:
     """`decode_label`, keeping only the fields the monitor uses: same verdict, same reason."""
-    document = _document(raw, Label)
+    decoded = label_or_reason(raw)
+    if type(decoded) is str:
+        raise DecodeError(decoded)
+    return decoded
+
+
+def label_or_reason(raw: bytes | None) -> LabelFields | str:
+    """`label_fields`, with the reason returned rather than raised (as `prediction_or_reason`)."""
+    document = _document_or_reason(raw, Label)
+    if type(document) is str:
+        return document
     fields = plain_label(document)
-    if fields is not None:
-        return fields
-    return label_fields_of(_validate_unusual(document, Label))
+    if fields is None:
+        label = _unusual_or_reason(document, Label)
+        return label if type(label) is str else label_fields_of(label)
+    return fields
 
 
 def prediction_fields_of(p: Prediction) -> PredictionFields:
@@ -198,11 +227,9 @@ _LONGEST_STRING = MAX_STRING_VALUE * 4   # the models' str_max_length, for every
 _tuple_new = tuple.__new__
 
 
-def plain_prediction(document: dict) -> PredictionFields | None:
-    """The fields of a plainly valid prediction document, or None to let the model decide.
-
-    Raises DecodeError, with the model's reason, when the timestamp is the only problem.
-    """
+def plain_prediction(document: dict) -> PredictionFields | str | None:
+    """The fields of a plainly valid prediction document, or None to let the model decide; the
+    model's reason (a str) when the timestamp is the only problem."""
     get = document.get
     try:
         prediction_id = document["prediction_id"]
@@ -244,17 +271,17 @@ def plain_prediction(document: dict) -> PredictionFields | None:
         if features is not _MISSING and not _plain_features(features):
             return None
         timestamp = _timestamp_of_plain(document)
-    except DecodeError:
-        raise
     except Exception:  # noqa: BLE001 - whatever it is, the model gives the verdict and the reason
         return None
+    if type(timestamp) is str:
+        return timestamp
     return _tuple_new(PredictionFields, (prediction_id, model_id, model_version, timestamp, predicted_label, score,
                                          review_probability, segment))
 
 
-def plain_label(document: dict) -> LabelFields | None:
-    """The fields of a plainly valid label document, or None to let the model decide (raises like
-    `plain_prediction`)."""
+def plain_label(document: dict) -> LabelFields | str | None:
+    """The fields of a plainly valid label document, or None to let the model decide (or its reason,
+    like `plain_prediction`)."""
     try:
         prediction_id = document["prediction_id"]
         label = document["label"]
@@ -265,21 +292,19 @@ def plain_label(document: dict) -> LabelFields | None:
         if reviewer is not None and (type(reviewer) is not str or len(reviewer) > MAX_NAME_LENGTH):
             return None
         timestamp = _timestamp_of_plain(document)
-    except DecodeError:
-        raise
     except Exception:  # noqa: BLE001
         return None
+    if type(timestamp) is str:
+        return timestamp
     return _tuple_new(LabelFields, (prediction_id, label, timestamp, model_id, reviewer))
 
 
-def _timestamp_of_plain(document: dict) -> float:
+def _timestamp_of_plain(document: dict) -> float | str:
     """The event time of a document whose other fields are plainly valid; when it does not parse,
-    it is the model's only problem, so the DecodeError carries the model's reason (`_timestamp`)."""
+    it is the model's only problem, so this is the model's reason (`_timestamp`)."""
     value = document["timestamp"]
-    try:
-        return parse_event_time(value)
-    except ValueError as error:
-        raise DecodeError(f"timestamp: {_bad_value(str(error), value)}") from None
+    seconds = event_time_or_reason(value)
+    return f"timestamp: {_bad_value(seconds, value)}" if type(seconds) is str else seconds
 
 
 _MISSING: dict = {}   # a missing "segment" or "features" (null is not allowed for either)
@@ -299,12 +324,15 @@ class _Unsure(Exception):
     """A field the hand checks cannot judge: the model decides."""
 
 
-def _validate_unusual(document: dict, model: type[Event]) -> Event:
-    """Validate a document the fast checks did not accept, with a fast reason when it is plain junk."""
+def _unusual_or_reason(document: dict, model: type[Event]) -> Event | str:
+    """Validate a document the fast checks did not accept, or say why not (fast when it is plain junk)."""
     reason = plain_problems(document, model)
     if reason is not None:
-        raise DecodeError(reason)
-    return _validate(document, model)
+        return reason
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        return describe_validation_error(error)
 
 
 def plain_problems(document: dict, model: type[BaseModel]) -> str | None:
@@ -401,12 +429,10 @@ def _features(value: Any) -> str | None:
 
 def _timestamp(value: Any) -> str | None:
     try:
-        parse_event_time(value)
-    except ValueError as error:
-        return _bad_value(str(error), value)
-    except Exception:   # noqa: BLE001 - not the model's value_error: let it word it
+        seconds = event_time_or_reason(value)
+    except Exception:   # noqa: BLE001 - not the model's value_error (an int too big for a float): let it word it
         raise _Unsure from None
-    return None
+    return _bad_value(seconds, value) if type(seconds) is str else None
 
 
 # (field, required, check) in the models' field order, which is the order of their errors

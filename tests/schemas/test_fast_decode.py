@@ -121,10 +121,9 @@ def _same(fast: tuple, slow: tuple) -> None:
 def _one_way(document: dict, plain, model: type, fields_of) -> None:
     """`plain` accepts only what `model` accepts, with the same fields, and rejects only what it rejects,
     with the same reason."""
-    try:
-        fast = plain(document)
-    except DecodeError as rejected:
-        assert str(rejected) == _models_reason(document, model), document
+    fast = plain(document)
+    if type(fast) is str:   # rejected: the timestamp is the only problem
+        assert fast == _models_reason(document, model), document
         return
     try:
         validated = model.model_validate(document)
@@ -144,11 +143,8 @@ def test_fast_prediction_never_accepts_what_the_model_rejects(document):
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(prediction_documents(), near_valid(_VALID_PREDICTION, prediction_documents())))
 def test_a_trusted_prediction_equals_the_validated_one(document):
-    try:
-        fields = plain_prediction(document)
-    except DecodeError:
-        return
-    if fields is None:
+    fields = plain_prediction(document)
+    if fields is None or type(fields) is str:
         return
     trusted, validated = trusted_prediction(document, fields), Prediction.model_validate(document)
     assert trusted == validated
