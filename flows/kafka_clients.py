@@ -94,7 +94,11 @@ def common_config(settings: FlowSettings) -> dict[str, str]:
 # decode filled that for every partition, and peak memory grew with the burst (595 MiB for a
 # million junk records; 406 MiB with these limits, bench/junk_burst.py). 4 MiB is still ~12,000
 # contract records, seconds of work, ahead of the flow.
-PREFETCH = {"queued.max.messages.kbytes": str(4 * 1024), "queued.min.messages": "10000"}
+# With limits this low, librdkafka's default wait of a second before it fetches again for a full
+# queue starved the flow: a junk burst drains 10,000 records in a fraction of that, and the flow
+# then sat idle on empty queues (~2 s of a 15 s replay). Its documentation says to lower it then.
+PREFETCH = {"queued.max.messages.kbytes": str(4 * 1024), "queued.min.messages": "10000",
+            "fetch.queue.backoff.ms": "10"}
 
 
 def consumer_config(settings: FlowSettings) -> dict[str, str]:
