@@ -83,7 +83,7 @@ def build(inputs: dict[str, list], slo_text: str, sink_records: list):
             return None
 
     class MemorySink(FixedPartitionedSink):   # ProducerSink's interface, in memory
-        def __init__(self, config=None, process_id=0) -> None:
+        def __init__(self, config=None, process_id=0, processes=1) -> None:
             pass
 
         def list_parts(self):

@@ -69,7 +69,7 @@ def joined_output(outcomes: Stream[list[Outcome]], settings: FlowSettings) -> No
     op.output(
         "write-joined",
         op.filter_map("encode-joined", outcomes, lambda batch: _joined_records(batch, topic, key)),
-        ProducerSink(producer_config(settings), settings.process_id),
+        ProducerSink(producer_config(settings), settings.process_id, settings.processes),
     )
 
 
@@ -116,7 +116,7 @@ def join_stream(
         "write-dead-letters",
         op.map("encode-dead-letters", op.merge("dead-letters", undecodable, rejected),
                lambda dead: _dead_letter_records(dead, settings)),
-        ProducerSink(producer_config(settings), settings.process_id),
+        ProducerSink(producer_config(settings), settings.process_id, settings.processes),
     )
     return outcomes
 

@@ -29,17 +29,23 @@ class OutRecord(NamedTuple):
 
 class _ProducerPartition(StatefulSinkPartition[list[OutRecord], None]):
     def __init__(self, config: dict[str, object]) -> None:
+        self._config = config
+        self._producer: Producer | None = None   # made at the first write: most partitions never write
+        self._failure: str | None = None
+
+    def _open(self) -> Producer:
         # One producer-wide callback, called for failures only: a callback passed with every
         # record cost ~0.5 us of each produce call, and a Python call per delivered record ~1 us.
-        self._producer = Producer({**config, "delivery.report.only.error": True, "on_delivery": self._on_delivery})
-        self._failure: str | None = None
+        self._producer = Producer({**self._config, "delivery.report.only.error": True,
+                                   "on_delivery": self._on_delivery})
+        return self._producer
 
     def _on_delivery(self, error, message) -> None:
         if error is not None and self._failure is None:
             self._failure = f"delivery to {message.topic()} failed: {error}"
 
     def write_batch(self, items: list[list[OutRecord]]) -> None:
-        produce = self._producer.produce
+        produce = (self._producer or self._open()).produce
         for records in items:
             for record in records:
                 try:
@@ -60,7 +66,7 @@ class _ProducerPartition(StatefulSinkPartition[list[OutRecord], None]):
         # Wait as long as librdkafka keeps retrying (message.timeout.ms, 5 minutes by default):
         # a broker that is away for a minute delays output; only a failed delivery stops the
         # flow (and a restart with --recovery-dir resumes it from the last committed epoch).
-        while self._producer.flush(1.0) and self._failure is None:
+        while self._producer is not None and self._producer.flush(1.0) and self._failure is None:
             pass
         self._raise_if_failed()
 
@@ -79,27 +85,36 @@ class _ProducerPartition(StatefulSinkPartition[list[OutRecord], None]):
                 continue
 
 
+# Output partitions of every cluster size: process p of n writes through partition p and owns every
+# partition i with i % n == p. So each partition always has an owner, and a recovery store written
+# by a larger cluster resumes in a smaller one (Bytewax refuses to start when a partition with saved
+# state has no owner). A cluster has at most this many processes.
+MAX_PROCESSES = 256
+
+
 class ProducerSink(FixedPartitionedSink[list[OutRecord], None]):
     """Writes lists of `OutRecord`s (the flow's items are batches), each to its own topic.
 
-    Every process of a cluster has one partition of its own, `producer-<process id>`, and the flow
-    keys its items with `local_key(process_id)`, so items are written where they were made.
+    The flow keys its items with `local_key(process_id)`: every item is written by the process
+    that made it, through that process's own partition (and librdkafka producer).
 
-    >>> sink = ProducerSink({}, process_id=2)
-    >>> sink.list_parts(), sink.part_fn(local_key(2))
-    (['producer-00002'], 2)
+    >>> sink = ProducerSink({}, process_id=1, processes=100)
+    >>> sink.list_parts(), sink.part_fn(local_key(1))
+    (['producer-001', 'producer-101', 'producer-201'], 1)
     """
 
-    def __init__(self, config: dict[str, str], process_id: int = 0) -> None:
+    def __init__(self, config: dict[str, str], process_id: int = 0, processes: int = 1) -> None:
+        if not 0 <= process_id < processes <= MAX_PROCESSES:
+            raise ValueError(f"process {process_id} of {processes}: a cluster has at most {MAX_PROCESSES} processes")
         self._config = config
-        self._process_id = process_id
+        self._process_id, self._processes = process_id, processes
 
     def list_parts(self) -> list[str]:
-        # zero-padded, so that the sorted list of every process's part is in process order
-        return [f"producer-{self._process_id:05d}"]
+        # zero-padded, so that the sorted list of all partitions is in index order
+        return [f"producer-{index:03d}" for index in range(self._process_id, MAX_PROCESSES, self._processes)]
 
     def part_fn(self, item_key: str) -> int:
-        return int(item_key)   # the index of that process's part in the sorted list
+        return int(item_key)   # process p's own partition is the p-th of the sorted list
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _ProducerPartition:
         return _ProducerPartition(self._config)

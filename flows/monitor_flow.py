@@ -63,7 +63,7 @@ def build_monitor_flow(
         "write-engine-results",
         op.map("encode-engine-results", results,
                lambda batch: (key, [encode_engine_output(r, topics) for r in batch])),
-        ProducerSink(producer_config(settings), settings.process_id),
+        ProducerSink(producer_config(settings), settings.process_id, settings.processes),
     )
     if outcome_sink is not None:
         op.output("outcomes-out", op.flat_map("outcomes-one-by-one", outcomes, one_by_one), outcome_sink)

@@ -60,8 +60,10 @@ class FlowSettings:
     # snapshot each epoch even without one; without it the big states (join, engine) answer
     # None instead of pickling themselves for nothing.
     recovery: bool = False
-    # This process's index in its cluster: the output sinks write each item in the process that made it.
+    # This process's index in its cluster, and the cluster's size: each output record is written
+    # by the process that made it (flows.kafka_sink).
     process_id: int = 0
+    processes: int = 1
 
     def brokers(self) -> list[str]:
         return [host.strip() for host in self.bootstrap_servers.split(",") if host.strip()]

@@ -97,6 +97,7 @@ def settings_from_args(args: argparse.Namespace) -> FlowSettings:
         allowed_lateness=parse_duration(args.allowed_lateness, allow_zero=True),
         recovery=args.recovery_dir is not None,
         process_id=args.process_id or 0,
+        processes=len(args.addresses.split(";")) if args.addresses else 1,
         kafka_config=client_settings(key_values(args.kafka_config), args.kafka_config_file, os.environ),
     )
 
@@ -125,8 +126,12 @@ def run_monitor(args: argparse.Namespace) -> int:
 
 
 def _check_scaling(args: argparse.Namespace) -> None:
+    from flows.kafka_sink import MAX_PROCESSES
+
     if args.processes < 1:
         raise ValueError("--processes must be at least 1")
+    if max(args.processes, len(args.addresses.split(";")) if args.addresses else 1) > MAX_PROCESSES:
+        raise ValueError(f"a cluster has at most {MAX_PROCESSES} processes")
     if (args.process_id is None) != (args.addresses is None):
         raise ValueError("--process-id and --addresses go together")
     if args.addresses is not None:

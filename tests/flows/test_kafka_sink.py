@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from flows.kafka_sink import OutRecord, ProducerSink
+from flows.kafka_sink import MAX_PROCESSES, OutRecord, ProducerSink, local_key
 from tests.kafka_support import read_all, unique_topic
 
 
@@ -51,3 +51,18 @@ def test_the_end_of_an_epoch_waits_until_every_record_is_delivered(kafka_bootstr
     sink.write_batch([[OutRecord(topic, b"a", b"1"), OutRecord(topic, b"b", b"2")]])
     sink.snapshot()
     assert read_all(kafka_bootstrap, topic, timeout=10) == [(b"a", b"1"), (b"b", b"2")]
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3, 7, MAX_PROCESSES])
+def test_every_partition_has_one_owner_and_each_process_writes_through_its_own(processes: int) -> None:
+    sinks = [ProducerSink({}, process_id, processes) for process_id in range(processes)]
+    listed = [part for sink in sinks for part in sink.list_parts()]
+    assert len(listed) == len(set(listed)) == MAX_PROCESSES   # any smaller cluster can resume the store
+    everyone = sorted(listed)   # Bytewax indexes part_fn's value into the sorted global list
+    for process_id, sink in enumerate(sinks):
+        assert everyone[sink.part_fn(local_key(process_id))] in sink.list_parts()
+
+
+def test_a_cluster_larger_than_the_partitions_is_refused() -> None:
+    with pytest.raises(ValueError, match=f"at most {MAX_PROCESSES} processes"):
+        ProducerSink({}, 0, MAX_PROCESSES + 1)

@@ -67,6 +67,26 @@ def test_two_processes_over_four_partitions_alert_like_one(kafka_bootstrap):
     assert last_status_per_key(kafka_bootstrap, single.status) == last_status_per_key(kafka_bootstrap, double.status)
 
 
+def test_a_recovery_store_of_two_processes_resumes_in_one(kafka_bootstrap, tmp_path):
+    # Every stateful step's saved state must find an owner in the smaller cluster, the output
+    # sinks' partitions too (Bytewax refuses to start otherwise).
+    inputs = monitor_topics()
+    write_traffic(kafka_bootstrap, inputs, DROP, hours=24, rate=8000, partitions=4)
+    reference, resumed = monitor_topics(), monitor_topics()
+    finish(start(run_command(kafka_bootstrap, inputs, reference, "--until-end")))
+    recovery = ("--recovery-dir", str(tmp_path / "rec"), "--snapshot-interval", "1")
+    two = start(run_command(kafka_bootstrap, inputs, resumed, "--until-end", "--processes", "2", *recovery))
+    wait_for(lambda: len(read_all(kafka_bootstrap, resumed.status)) > 2000, 120, "some status records", two)
+    two.send_signal(signal.SIGTERM)
+    finish(two)
+    written_by_two = len(read_all(kafka_bootstrap, resumed.status))
+    finish(start(run_command(kafka_bootstrap, inputs, resumed, "--until-end", *recovery)))
+
+    assert written_by_two < len(read_all(kafka_bootstrap, reference.status)), "the stop came too late"
+    assert last_status_per_key(kafka_bootstrap, resumed.status) == last_status_per_key(kafka_bootstrap, reference.status)
+    assert alert_sequence(alerts(kafka_bootstrap, resumed.alerts)) == alert_sequence(alerts(kafka_bootstrap, reference.alerts))
+
+
 def test_replay_of_recorded_days_alerts_like_the_live_run(kafka_bootstrap):
     """Live: the monitor runs while traffic is produced. Replay: it reads the recorded topics."""
     inputs, live, replay = monitor_topics(), monitor_topics(), monitor_topics()
