@@ -7,8 +7,8 @@ step loudly if a delivery fails, so an output record is never dropped silently.
 It is a partitioned (stateful) sink only for the epoch hook that gives: Bytewax calls `snapshot()`
 after the last write of each epoch, before it commits that epoch's recovery snapshot. Waiting
 there for every record to be acknowledged keeps output at-least-once across a restart, without
-waiting for a broker round trip after every batch (~2.6 ms each: ~18% of the time a flood of
-junk records takes, whose dead letters come in many small batches).
+waiting for a broker round trip after every batch (~2.6 ms each: 1.85 s of a replay with a
+million junk records, whose dead letters come in many small batches).
 """
 
 from __future__ import annotations
@@ -45,14 +45,15 @@ class _ProducerPartition(StatefulSinkPartition[list[OutRecord], None]):
             self._failure = f"delivery to {message.topic()} failed: {error}"
 
     def write_batch(self, items: list[list[OutRecord]]) -> None:
-        produce = (self._producer or self._open()).produce
+        producer = self._open() if self._producer is None else self._producer
+        produce = producer.produce
         for records in items:
             for record in records:
                 try:
                     produce(record.topic, record.value, record.key)
                 except BufferError:   # the local queue is full: wait for room
                     self._produce_when_room(record)
-        self._producer.poll(0)   # serves delivery reports (failures only)
+        producer.poll(0)   # serves delivery reports (failures only)
         self._raise_if_failed()
 
     def snapshot(self) -> None:
