@@ -4,8 +4,9 @@
 
 Each benchmark runs as its own subprocess, one after the other (they would disturb each other's
 figures), and prints its own markdown; this script shows it as it comes and writes all of it, with
-the machine's details and a summary of the targets, to RESULTS.md. `--quick` runs smaller sizes
-(a smoke test of the scripts, not figures to quote). Needs the Kafka broker for throughput and
+the machine's details and a summary of the targets, to RESULTS.md. A full run (every benchmark,
+not `--quick`, the default output) also rewrites the README's results table from it
+(`readme_table.py`). `--quick` runs smaller sizes (a smoke test of the scripts, not figures to quote). Needs the Kafka broker for throughput and
 latency (`make kafka-up`). Exit status: non-zero if a benchmark failed.
 """
 
@@ -20,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH, LoadWatch, machine_lines, python  # noqa: E402
+from common import BENCH, REPO, LoadWatch, machine_lines, python  # noqa: E402
+from readme_table import results_table, with_results_table  # noqa: E402
 
 # name -> (script, arguments, arguments with --quick)
 BENCHMARKS = {
@@ -89,6 +91,10 @@ def main() -> None:
     text = "\n".join(header) + "\n" + "\n\n".join(sections)
     args.output.write_text(text)
     print(f"\nwrote {args.output}" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    if not (args.only or args.quick or failed) and args.output == BENCH / "RESULTS.md":
+        readme = REPO / "README.md"
+        readme.write_text(with_results_table(readme.read_text(), results_table(text)))
+        print(f"rewrote the results table in {readme}")
     sys.exit(1 if failed else 0)
 
 
