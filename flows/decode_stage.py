@@ -13,8 +13,8 @@ from typing import NamedTuple
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
 from flows.kafka_source import MessageBatch
 from schemas.dead_letter import DeadLetter
-from schemas.decode import label_or_reason, prediction_or_reason, reason_before_parsing
-from schemas.events import Label, Prediction
+from schemas.decode import label_or_reason, prediction_or_reason
+from schemas.events import Prediction
 
 _SEGMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
 _MAX_INTERNED_SEGMENTS = 100_000
@@ -66,10 +66,6 @@ def decode_record(
 
     `keep_details(model_id)` says whether to keep the whole prediction in `details`.
     """
-    if value is None or value[:1] != b"{":   # most junk: its reason, without parsing
-        reason = reason_before_parsing(value, Label if is_label else Prediction)
-        if reason is not None:
-            return _new(DeadLetter, (topic, partition, offset, reason, value, key))
     if is_label:   # reasons come back as values: a flood of junk raises no exception
         label = label_or_reason(value)
         if type(label) is str:

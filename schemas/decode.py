@@ -50,19 +50,25 @@ def decode_label(raw: bytes | None) -> Label:
 
 def _decode(raw: bytes | None, model: type[Event]) -> Event:
     document = _document_or_reason(raw, model)
-    if type(document) is str:
-        raise DecodeError(document)
+    event = document if type(document) is str else _validated_or_reason(document, model)
+    if type(event) is str:
+        raise DecodeError(event)
+    return event
+
+
+def _validated_or_reason(document: dict, model: type[Event]) -> Event | str:
+    """The model's verdict on a parsed document: the event, or its dead-letter reason."""
     try:
         return model.model_validate(document)
     except ValidationError as error:
-        raise DecodeError(describe_validation_error(error)) from None
+        return describe_validation_error(error)
 
 
 def reason_before_parsing(raw: bytes | None, model: type[BaseModel]) -> str | None:
     """Why `raw` cannot be a `model` when that shows without parsing it; None when it must be parsed.
 
     Junk floods are mostly such messages, and a failed parse costs ~2 us: said here, without
-    parsing (and without raising, for callers that want the reason as a value).
+    parsing.
 
     >>> reason_before_parsing(b"garbage 0123", Prediction)
     "a Prediction must be a JSON object; the message starts with b'garbage 0123'"
@@ -131,37 +137,20 @@ class LabelFields(NamedTuple):
     reviewer: str | None
 
 
-def prediction_fields(raw: bytes | None) -> PredictionFields:
-    """`decode_prediction`, keeping only the fields the monitor uses: same verdict, same reason.
-
-    >>> fields = prediction_fields(b'{"prediction_id": "a", "model_id": "m", "timestamp": 1795690800, '
-    ...                            b'"predicted_label": 1, "score": 1}')
-    >>> fields.timestamp, fields.score, fields.review_probability, fields.segment
-    (1795690800.0, 1.0, 1.0, {})
-    """
-    return prediction_fields_and_details(raw, None)[0]
-
-
-def prediction_fields_and_details(
-    raw: bytes | None, wanted: Callable[[str], bool] | None
-) -> tuple[PredictionFields, Prediction | None]:
-    """`prediction_fields`, and the whole `Prediction` (features too) when `wanted(model_id)`."""
-    decoded = prediction_or_reason(raw, wanted)
-    if type(decoded) is str:
-        raise DecodeError(decoded)
-    return decoded
-
-
 def prediction_or_reason(
     raw: bytes | None, wanted: Callable[[str], bool] | None = None
 ) -> tuple[PredictionFields, Prediction | None] | str:
-    """What the flow decodes of a predictions message: its fields, and the whole `Prediction` when
-    `wanted(model_id)`; or the model's reason for rejecting it, returned rather than raised (a flood
-    of junk pays for no exception).
+    """What the flow decodes of a predictions message, with `decode_prediction`'s verdict: its
+    fields, and the whole `Prediction` when `wanted(model_id)`; or the model's reason for
+    rejecting it, returned rather than raised (a flood of junk pays for no exception).
 
     One parse serves both. A document the fast checks accepted is valid, so its `Prediction` is
     built without validating it again (`trusted_prediction`, a third of the cost).
 
+    >>> fields, details = prediction_or_reason(b'{"prediction_id": "a", "model_id": "m", '
+    ...                                         b'"timestamp": 1795690800, "predicted_label": 1, "score": 1}')
+    >>> fields.timestamp, fields.score, fields.review_probability, fields.segment, details
+    (1795690800.0, 1.0, 1.0, {}, None)
     >>> prediction_or_reason(b'{"prediction_id": "a"}')
     'model_id: is required; timestamp: is required; predicted_label: is required'
     """
@@ -188,19 +177,13 @@ def trusted_prediction(document: dict, fields: PredictionFields) -> Prediction:
     for name in ("score", "review_probability"):   # validation makes numbers floats
         if name in values:
             values[name] = getattr(fields, name)
-    return Prediction.model_construct(**values)
-
-
-def label_fields(raw: bytes | None) -> LabelFields:
-    """`decode_label`, keeping only the fields the monitor uses: same verdict, same reason."""
-    decoded = label_or_reason(raw)
-    if type(decoded) is str:
-        raise DecodeError(decoded)
-    return decoded
+    # Validation counts unknown (extra) fields as set too; model_construct would not by itself.
+    return Prediction.model_construct(_fields_set=set(values), **values)
 
 
 def label_or_reason(raw: bytes | None) -> LabelFields | str:
-    """`label_fields`, with the reason returned rather than raised (as `prediction_or_reason`)."""
+    """The fields the monitor uses of a labels message, with `decode_label`'s verdict; or the
+    model's reason for rejecting it (as `prediction_or_reason`)."""
     document = _document_or_reason(raw, Label)
     if type(document) is str:
         return document
@@ -327,12 +310,7 @@ class _Unsure(Exception):
 def _unusual_or_reason(document: dict, model: type[Event]) -> Event | str:
     """Validate a document the fast checks did not accept, or say why not (fast when it is plain junk)."""
     reason = plain_problems(document, model)
-    if reason is not None:
-        return reason
-    try:
-        return model.model_validate(document)
-    except ValidationError as error:
-        return describe_validation_error(error)
+    return reason if reason is not None else _validated_or_reason(document, model)
 
 
 def plain_problems(document: dict, model: type[BaseModel]) -> str | None:

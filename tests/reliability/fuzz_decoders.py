@@ -2,8 +2,8 @@
 
 Each input is one Kafka message value, given to both decoders and to the flow's first step.
 It must end in a valid event or a `DecodeError` with a bounded reason (any other exception is
-a crash and libFuzzer stops with the input saved); the fast path (`prediction_fields`,
-`label_fields`) must give the models' verdict, reason and values; `decode_record` must give
+a crash and libFuzzer stops with the input saved); the fast path (`prediction_or_reason`,
+`label_or_reason`) must give the models' verdict, reason and values; `decode_record` must give
 a `DeadLetter` with that reason exactly when the model rejects, and a kept whole prediction
 equal to the model's. Where hypothesis
 (test_hostile_input.py, tests/schemas/test_fast_decode.py) generates whole documents, this
@@ -31,16 +31,16 @@ with _instrumented:
         DecodeError,
         decode_label,
         decode_prediction,
-        label_fields,
         label_fields_of,
-        prediction_fields,
+        label_or_reason,
         prediction_fields_of,
+        prediction_or_reason,
     )
 
 LABELS_TOPIC = "labels"
 CHECKS = (
-    ("predictions", decode_prediction, prediction_fields, prediction_fields_of),
-    (LABELS_TOPIC, decode_label, label_fields, label_fields_of),
+    ("predictions", decode_prediction, lambda data: _first(prediction_or_reason(data)), prediction_fields_of),
+    (LABELS_TOPIC, decode_label, label_or_reason, label_fields_of),
 )
 
 # Valid records of the contract: the mutations start from these.
@@ -56,14 +56,21 @@ SEEDS = [
 ]
 
 
+def _first(decoded):
+    """A prediction's fields, or its reason (`prediction_or_reason` also gives the whole prediction)."""
+    return decoded if type(decoded) is str else decoded[0]
+
+
 def _verdict(function, data: bytes):
-    """(result, None) or (None, reason)."""
+    """(result, None) or (None, reason), from a decoder that raises or one that returns its reason."""
     try:
-        return function(data), None
+        result = function(data)
     except DecodeError as error:
-        reason = str(error)
-        assert reason and len(reason) < 2000, f"unbounded or empty reason: {reason[:200]!r}"
-        return None, reason
+        result = str(error)
+    if type(result) is not str:
+        return result, None
+    assert result and len(result) < 2000, f"unbounded or empty reason: {result[:200]!r}"
+    return None, result
 
 
 def check(data: bytes) -> None:
