@@ -54,8 +54,8 @@ def prediction_record(i: int) -> tuple[int, int, bytes, bytes]:
 def decoded_prediction(i: int):
     from flows.decode_stage import decode_record
 
-    partition, offset, key, value = prediction_record(i)
-    return decode_record("predictions", partition, offset, key, value, is_label=False)
+    partition, offset, _key, value = prediction_record(i)
+    return decode_record(partition, offset, value, is_label=False)
 
 
 def child_join(count: int, traced: bool) -> dict:

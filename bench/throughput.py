@@ -198,7 +198,7 @@ def profile_in_process(config: Path, inputs: tuple[str, str], stem: str, top: in
 # times add up.
 PROFILE_STAGES = (
     ("Kafka consume (flows/kafka_source.py next_batch)", [("flows/kafka_source.py", "next_batch")]),
-    ("decode: JSON, validation (hand checks, pydantic for the rest), timestamps, input metric",
+    ("decode: JSON, validation (hand checks, pydantic for the rest), timestamps, dead-letter records, input metric",
      [("flows/join_flow.py", "_counted_decode")]),
     ("partition clock and shard routing", [("flows/partition_clock.py", "on_batch")]),
     ("join shards (incl. prediction-count signals)", [("flows/join_operator.py", "on_batch")]),
@@ -208,9 +208,9 @@ PROFILE_STAGES = (
     ("state snapshots at each epoch", [("flows/engine_operator.py", "snapshot"),
                                        ("flows/join_operator.py", "snapshot"),
                                        ("flows/partition_clock.py", "snapshot")]),
-    ("encode outputs (joined, status, alerts, dead letters)", [("flows/monitor_flow.py", "encode_engine_output"),
-                                                 ("flows/join_flow.py", "_joined_records"),
-                                                 ("flows/join_flow.py", "_dead_letter_records")]),
+    ("encode outputs (joined, status, alerts, rejected labels)", [("flows/monitor_flow.py", "encode_engine_output"),
+                                                                  ("flows/join_flow.py", "_joined_records"),
+                                                                  ("flows/join_flow.py", "_rejected_dead_letters")]),
     ("Kafka produce (ProducerSink.write_batch)", [("flows/kafka_sink.py", "write_batch")]),
 )
 

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
+from flows.kafka_sink import OutRecord
 from flows.kafka_source import MessageBatch
-from schemas.dead_letter import DeadLetter
+from flows.settings import Topics
+from schemas.dead_letter import dead_letter_json
 from schemas.decode import label_or_reason, prediction_or_reason
 from schemas.events import Prediction
 
@@ -32,44 +34,49 @@ class DecodedEvent(NamedTuple):
 
 
 class DecodedBatch(NamedTuple):
-    """One `MessageBatch`, decoded: its events in offset order, its dead letters, its consumer errors."""
+    """One `MessageBatch`, decoded: its events in offset order, its dead letters (records for the
+    input's dead-letter topic), its consumer errors."""
 
     source: str          # PREDICTIONS or LABELS
     partition: int
     events: list[DecodedEvent]
-    dead_letters: list[DeadLetter]
+    dead_letters: list[OutRecord]
     errors: list[str]
 
 
 def decode_batch(
     batch: MessageBatch, labels_topic: str, keep_details: Callable[[str], bool] | None = None
 ) -> DecodedBatch:
-    """Decode every record of a fetched batch (see `decode_record`)."""
+    """Decode every record of a fetched batch (see `decode_record`); each one that is not a valid
+    event becomes a record for `<topic>.dlq`, keyed as the message was, that says why."""
     events: list[DecodedEvent] = []
-    dead_letters: list[DeadLetter] = []
+    dead_letters: list[OutRecord] = []
     topic, partition = batch.topic, batch.partition
     is_label = topic == labels_topic
+    to_topic = Topics.dead_letter(topic)
+    new, dead_letter = _new, dead_letter_json
     for key, value, offset in batch.records:
-        decoded = decode_record(topic, partition, offset, key, value, is_label, keep_details)
-        if type(decoded) is DecodedEvent:
-            events.append(decoded)
+        decoded = decode_record(partition, offset, value, is_label, keep_details)
+        if type(decoded) is str:   # a flood of junk comes this way: no object but its record
+            dead_letters.append(new(OutRecord, (to_topic, key, dead_letter(topic, partition, offset, decoded, value))))
         else:
-            dead_letters.append(decoded)
+            events.append(decoded)
     return DecodedBatch(LABELS if is_label else PREDICTIONS, partition, events, dead_letters, batch.errors)
 
 
 def decode_record(
-    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, is_label: bool,
+    partition: int, offset: int, value: bytes | None, is_label: bool,
     keep_details: Callable[[str], bool] | None = None,
-) -> DecodedEvent | DeadLetter:
-    """Decode one record of the predictions or labels topic.
+) -> DecodedEvent | str:
+    """Decode one record of the predictions or labels topic: its event, or why it has none (the
+    reason its dead-letter record gives).
 
     `keep_details(model_id)` says whether to keep the whole prediction in `details`.
     """
     if is_label:   # reasons come back as values: a flood of junk raises no exception
         label = label_or_reason(value)
         if type(label) is str:
-            return _new(DeadLetter, (topic, partition, offset, label, value, key))
+            return label
         prediction_id, label_value, labeled_at, model_id, reviewer = label
         return _new(DecodedEvent, (
             LABELS, partition, labeled_at, prediction_id,
@@ -78,7 +85,7 @@ def decode_record(
         ))
     decoded = prediction_or_reason(value, keep_details)
     if type(decoded) is str:
-        return _new(DeadLetter, (topic, partition, offset, decoded, value, key))
+        return decoded
     prediction, details = decoded
     prediction_id, model_id, model_version, predicted_at, predicted_label, score, review_probability, segment = (
         prediction
@@ -92,7 +99,7 @@ def decode_record(
 
 
 # Builds a NamedTuple from a tuple of all its fields, skipping its Python-level __new__ (which
-# costs twice as much): the flow builds two per event, and one per junk record.
+# costs twice as much): the flow builds two per event, and one record per junk message.
 _new = tuple.__new__
 
 

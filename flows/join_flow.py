@@ -31,15 +31,14 @@ from flows.join_state import (
     RECORD_OUTCOMES,
     JoinSettings,
     Outcome,
-    PendingLabel,
 )
 from flows.kafka_clients import RepeatFilter, common_config, consumer_config, producer_config
 from flows.kafka_sink import OutRecord, ProducerSink, local_key
 from flows.partition_clock import PartitionClockLogic
-from flows.settings import FlowSettings
+from flows.settings import FlowSettings, Topics
 from flows.kafka_source import MessageBatch, MonitorKafkaSource
 from flows.topics import partition_counts
-from schemas.dead_letter import DeadLetter
+from schemas.dead_letter import dead_letter_json
 from schemas.joined import JoinedRecord
 from schemas.timestamps import format_event_time
 
@@ -110,12 +109,14 @@ def join_stream(
                                       settings.recovery),
     )
     outcomes = op.map("outcomes", keyed_outcomes, _counted_outcomes)
-    undecodable = op.filter_map("undecodable", decoded, lambda batch: batch.dead_letters or None)
-    rejected = op.filter_map("rejected-labels", outcomes, lambda batch: _rejected_dead_letters(batch, topics.labels))
+    key = local_key(settings.process_id)   # every dead letter is written by the process that made it
+    undecodable = op.filter_map("undecodable", decoded, lambda batch: (key, batch.dead_letters) if batch.dead_letters
+                                else None)
+    rejected = op.filter_map("rejected-labels", outcomes,
+                             lambda batch: _rejected_dead_letters(batch, topics.labels, key))
     op.output(
         "write-dead-letters",
-        op.map("encode-dead-letters", op.merge("dead-letters", undecodable, rejected),
-               lambda dead: _dead_letter_records(dead, settings)),
+        op.merge("dead-letters", undecodable, rejected),
         ProducerSink(producer_config(settings), settings.process_id, settings.processes),
     )
     return outcomes
@@ -144,7 +145,10 @@ def _counted_decode(batch: MessageBatch, labels_topic: str, keep_details: Any = 
         metrics.KAFKA_ERRORS.inc()
         log.warning("%s: Kafka consumer error: %s", batch.topic, error)
     metrics.labelled(metrics.RECORDS_IN, batch.topic).inc(len(batch.records))
-    return decode_batch(batch, labels_topic, keep_details)
+    decoded = decode_batch(batch, labels_topic, keep_details)
+    if decoded.dead_letters:
+        metrics.labelled(metrics.DEAD_LETTERED, batch.topic).inc(len(decoded.dead_letters))
+    return decoded
 
 
 def _counted_outcomes(keyed: tuple[str, list[Outcome]]) -> list[Outcome]:
@@ -171,51 +175,35 @@ def one_by_one(items: list) -> list:
     return items
 
 
-def _rejected_dead_letters(outcomes: list[Outcome], labels_topic: str) -> list[DeadLetter] | None:
-    rejected = [_rejected_dead_letter(outcome, labels_topic) for outcome in outcomes if outcome.kind == LABEL_REJECTED]
-    return rejected or None
+def _rejected_dead_letters(outcomes: list[Outcome], labels_topic: str, key: str) -> tuple[str, list[OutRecord]] | None:
+    """The dead-letter records of the labels the join rejected (counted), keyed `key` for this
+    process's `ProducerSink` partition."""
+    to_topic = Topics.dead_letter(labels_topic)
+    rejected = [_new(OutRecord, (to_topic, outcome.prediction_id.encode(), _rejected_json(outcome, labels_topic)))
+                for outcome in outcomes if outcome.kind == LABEL_REJECTED]
+    if not rejected:
+        return None
+    metrics.labelled(metrics.DEAD_LETTERED, labels_topic).inc(len(rejected))
+    return key, rejected
 
 
-def _rejected_dead_letter(outcome: Outcome, labels_topic: str) -> DeadLetter:
-    label, reason = outcome.detail
-    return DeadLetter(
-        labels_topic,
-        label.partition,
-        label.offset,
-        reason,
-        _label_json(outcome.prediction_id, label),
-        outcome.prediction_id.encode(),
-    )
-
-
-def _label_json(prediction_id: str, label: PendingLabel) -> bytes:
+def _rejected_json(outcome: Outcome, labels_topic: str) -> bytes:
     """The rejected label as it was understood (the original bytes are not kept in the join)."""
-    return orjson.dumps(
+    label, reason = outcome.detail
+    raw = orjson.dumps(
         {
-            "prediction_id": prediction_id,
+            "prediction_id": outcome.prediction_id,
             "label": label.label,
             "timestamp": format_event_time(label.labeled_at),
             "model_id": label.model_id,
             "reviewer": label.reviewer,
         }
     )
-
-
-def _dead_letter_records(dead_letters: list[DeadLetter], settings: FlowSettings) -> tuple[str, list[OutRecord]]:
-    """Counted, and keyed for this process's `ProducerSink` partition.
-
-    Every list holds dead letters of one input topic: one fetched batch's, or one join shard's
-    rejected labels.
-    """
-    topic = dead_letters[0].topic
-    to_topic = settings.topics.dead_letter(topic)
-    records = [_new(OutRecord, (to_topic, dead.key, dead.to_json())) for dead in dead_letters]
-    metrics.labelled(metrics.DEAD_LETTERED, topic).inc(len(records))
-    return local_key(settings.process_id), records
+    return dead_letter_json(labels_topic, label.partition, label.offset, reason, raw)
 
 
 # Builds a NamedTuple from all its fields without its Python-level __new__ (a third of the cost):
-# one OutRecord per dead letter and per joined label.
+# one OutRecord per joined label and per rejected one.
 _new = tuple.__new__
 
 

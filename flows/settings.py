@@ -23,7 +23,8 @@ class Topics:
     alerts: str = "slo-alerts"
     diagnostics: str = "slo-diagnostics"   # key alert_id: the data of its diagnostic report
 
-    def dead_letter(self, topic: str) -> str:
+    @staticmethod
+    def dead_letter(topic: str) -> str:
         """The CONTRACT's `<input topic>.dlq`."""
         return f"{topic}.dlq"
 

@@ -313,9 +313,12 @@ def _unusual_or_reason(document: dict, model: type[Event]) -> Event | str:
     return reason if reason is not None else _validated_or_reason(document, model)
 
 
-def plain_problems(document: dict, model: type[BaseModel]) -> str | None:
+def plain_problems(document: dict, model: type[BaseModel], limit: int = 3) -> str | None:
     """The model's dead-letter reason for a document whose only problems are missing fields, values of
     the wrong JSON type or timestamps that do not parse; None when it has none or any other.
+
+    Every field is checked (one the checks cannot judge leaves the verdict to the model), but only the
+    first `limit` problems are worded, as `describe_validation_error` does.
 
     >>> plain_problems({"prediction_id": 12, "timestamp": "2026-11-26"}, Label)
     "prediction_id: has the wrong type int (got 12); label: is required; timestamp: timestamp has no time \
@@ -323,27 +326,54 @@ zone offset (RFC 3339 needs 'Z' or '+hh:mm') (got '2026-11-26')"
     >>> plain_problems({"prediction_id": "", "label": 1, "timestamp": 1795690800}, Label) is None  # the model words it
     True
     """
-    checks = _FIELD_CHECKS[model]
-    problems: list[str] = []
+    problems: list[tuple[str, str | None, Any]] = []   # (field, what is wrong, value); None: missing
     try:
-        for name, required, check in checks:
-            if name in document:
-                problem = check(document[name])
+        for name, required, check in _FIELD_CHECKS[model]:
+            value = document.get(name, _ABSENT)
+            if value is _ABSENT:
+                if required:
+                    problems.append((name, None, None))
+            else:
+                problem = check(value)
                 if problem is not None:
-                    problems.append(f"{name}: {problem}")
-            elif required:
-                problems.append(f"{name}: is required")
+                    problems.append((name, problem, value))
     except _Unsure:
         return None
-    return _reason(problems) if problems else None
+    if not problems:
+        return None
+    return _reason([_worded(name, problem, value) for name, problem, value in problems[:limit]], len(problems))
+
+
+_ABSENT = object()   # a field the document does not have (null is a value)
+
+# What a check returns for a value of the wrong JSON type; the type and the value are worded only
+# for the problems a reason shows.
+_WRONG_TYPE = "has the wrong type"
+
+
+def _worded(name: str, problem: str | None, value: Any) -> str:
+    if problem is None:
+        return f"{name}: is required"
+    if problem is _WRONG_TYPE:
+        return f"{name}: has the wrong type {_type_name(value)} (got {_short_repr(value)})"
+    return f"{name}: {problem} (got {_short_repr(value)})"
 
 
 def _wrong_type(value: Any) -> str:
-    return f"has the wrong type {type(value).__name__} (got {_short_repr(value)})"
+    return f"has the wrong type {_type_name(value)} (got {_short_repr(value)})"
 
 
 def _bad_value(message: str, value: Any) -> str:
     return f"{message} (got {_short_repr(value)})"
+
+
+# The names of JSON's types, looked up (`type(value).__name__` builds a new str for a built-in type).
+_TYPE_NAMES = {kind: kind.__name__ for kind in (str, int, float, bool, list, dict, type(None))}
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return _TYPE_NAMES.get(kind) or kind.__name__
 
 
 def _text(longest: int, shortest: int = 1, nullable: bool = False) -> Callable[[Any], str | None]:
@@ -354,7 +384,7 @@ def _text(longest: int, shortest: int = 1, nullable: bool = False) -> Callable[[
             raise _Unsure
         if value is None and nullable:
             return None
-        return _wrong_type(value)
+        return _WRONG_TYPE
     return check
 
 
@@ -363,7 +393,7 @@ def _class_label(value: Any) -> str | None:
         return None
     if type(value) is str:
         raise _Unsure
-    return _wrong_type(value)
+    return _WRONG_TYPE
 
 
 def _number(value: Any, *, nullable: bool, zero_allowed: bool) -> str | None:
@@ -375,7 +405,7 @@ def _number(value: Any, *, nullable: bool, zero_allowed: bool) -> str | None:
         raise _Unsure
     if value is None and nullable:
         return None
-    return _wrong_type(value)
+    return _WRONG_TYPE
 
 
 def _score(value: Any) -> str | None:
@@ -388,7 +418,7 @@ def _review_probability(value: Any) -> str | None:
 
 def _segment(value: Any) -> str | None:
     if type(value) is not dict:
-        return _wrong_type(value)
+        return _WRONG_TYPE
     if len(value) <= MAX_SEGMENT_KEYS and all(
         len(key) <= _LONGEST_STRING and type(item) is str and len(item) <= MAX_STRING_VALUE
         for key, item in value.items()
@@ -399,7 +429,7 @@ def _segment(value: Any) -> str | None:
 
 def _features(value: Any) -> str | None:
     if type(value) is not dict:
-        return _wrong_type(value)
+        return _WRONG_TYPE
     if _plain_features(value):
         return None
     raise _Unsure
@@ -410,7 +440,7 @@ def _timestamp(value: Any) -> str | None:
         seconds = event_time_or_reason(value)
     except Exception:   # noqa: BLE001 - not the model's value_error (an int too big for a float): let it word it
         raise _Unsure from None
-    return _bad_value(seconds, value) if type(seconds) is str else None
+    return seconds if type(seconds) is str else None
 
 
 # (field, required, check) in the models' field order, which is the order of their errors
@@ -479,13 +509,13 @@ def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
         seen_fields.add(location)
         # only the shown problems are worded (a flood of junk makes this a hot path)
         problems.append(f"{location}: {_problem(item)}" if len(problems) < limit else location)
-    return _reason(problems, limit)
+    return _reason(problems[:limit], len(problems))
 
 
-def _reason(problems: list[str], limit: int = 3) -> str:
-    """The first `limit` problems, and how many more there are."""
-    extra = len(problems) - limit
-    return "; ".join(problems[:limit]) + (f" (and {extra} more)" if extra > 0 else "")
+def _reason(shown: list[str], total: int) -> str:
+    """The problems shown, and how many more there are of `total`."""
+    extra = total - len(shown)
+    return "; ".join(shown) + (f" (and {extra} more)" if extra > 0 else "")
 
 
 _UNION_MEMBER_NAMES = {"bool", "int", "str", "float", "none"}

@@ -40,9 +40,12 @@ def test_decode_batch_keeps_offset_order_and_dead_letters_each_bad_record() -> N
 
     assert decoded.source == PREDICTIONS and decoded.partition == 2
     assert [event.prediction_id for event in decoded.events] == ["a", "b"]
-    assert [(d.topic, d.partition, d.offset) for d in decoded.dead_letters] == [("preds", 2, 11), ("preds", 2, 13)]
-    assert decoded.dead_letters[0].error.startswith("a Prediction must be a JSON object; the message starts with")
-    assert decoded.dead_letters[1].error == "message has no value (tombstone)"
+    assert [(d.topic, d.key) for d in decoded.dead_letters] == [("preds.dlq", b"x"), ("preds.dlq", None)]
+    bodies = [orjson.loads(d.value) for d in decoded.dead_letters]
+    assert [(b["topic"], b["partition"], b["offset"], b["raw"]) for b in bodies] == [
+        ("preds", 2, 11, "not json"), ("preds", 2, 13, None)]
+    assert bodies[0]["error"].startswith("a Prediction must be a JSON object; the message starts with")
+    assert bodies[1]["error"] == "message has no value (tombstone)"
     assert decoded.errors == ["broker down"]
 
 

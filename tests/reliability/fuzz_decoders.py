@@ -3,9 +3,9 @@
 Each input is one Kafka message value, given to both decoders and to the flow's first step.
 It must end in a valid event or a `DecodeError` with a bounded reason (any other exception is
 a crash and libFuzzer stops with the input saved); the fast path (`prediction_or_reason`,
-`label_or_reason`) must give the models' verdict, reason and values; `decode_record` must give
-a `DeadLetter` with that reason exactly when the model rejects, and a kept whole prediction
-equal to the model's. Where hypothesis
+`label_or_reason`) must give the models' verdict, reason and values; `decode_batch` must give
+a dead-letter record with that reason and the message's bytes exactly when the model rejects,
+and a kept whole prediction equal to the model's. Where hypothesis
 (test_hostile_input.py, tests/schemas/test_fast_decode.py) generates whole documents, this
 mutates bytes, starting from valid records (the seed corpus), guided by which branches of
 schemas/decode.py each input reaches.
@@ -25,8 +25,12 @@ import atheris
 _instrumented = (atheris.instrument_imports(include=["schemas", "flows.decode_stage"])
                  if __name__ == "__main__" else contextlib.nullcontext())
 with _instrumented:
-    from flows.decode_stage import DecodedEvent, decode_record
-    from schemas.dead_letter import DeadLetter
+    import base64
+
+    import orjson
+
+    from flows.decode_stage import decode_batch
+    from flows.kafka_source import MessageBatch
     from schemas.decode import (
         DecodeError,
         decode_label,
@@ -80,13 +84,19 @@ def check(data: bytes) -> None:
         assert fast_reason == reason, f"{topic}: fast path says {fast_reason!r}, the model {reason!r}"
         if event is not None:
             assert fields == fields_of(event), f"{topic}: fast path read {fields}, the model {fields_of(event)}"
-        out = decode_record(topic, 0, 7, b"key", data, topic == LABELS_TOPIC, keep_details=lambda _model: True)
+        out = decode_batch(MessageBatch(topic, 0, [(b"key", data, 7)], []), LABELS_TOPIC,
+                           keep_details=lambda _model: True)
         if reason is None:
-            assert isinstance(out, DecodedEvent) and out.prediction_id == event.prediction_id, out
+            assert not out.dead_letters and out.events[0].prediction_id == event.prediction_id, out
             if topic != LABELS_TOPIC:
-                assert out.details == event, f"kept prediction {out.details!r}, the model {event!r}"
+                assert out.events[0].details == event, f"kept prediction {out.events[0].details!r}, the model {event!r}"
         else:
-            assert isinstance(out, DeadLetter) and out.error == reason and out.offset == 7, out
+            (dead,) = out.dead_letters
+            body = orjson.loads(dead.value)
+            assert not out.events and dead.topic == f"{topic}.dlq" and dead.key == b"key", out
+            assert (body["topic"], body["offset"], body["error"]) == (topic, 7, reason), body
+            kept = base64.b64decode(body["raw"]) if body.get("raw_encoding") == "base64" else body["raw"].encode()
+            assert kept == data[:len(kept)] and (len(kept) == len(data) or body["raw_truncated_from"] == len(data))
 
 
 if __name__ == "__main__":

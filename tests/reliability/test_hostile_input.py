@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.dead_letter import MAX_RAW_KEPT, DeadLetter
+from schemas.dead_letter import MAX_RAW_KEPT, dead_letter_json
 from schemas.decode import MAX_MESSAGE_BYTES, DecodeError, decode_label, decode_prediction
 from schemas.events import MAX_FEATURES, MAX_ID_LENGTH
 
@@ -88,7 +88,7 @@ def test_field_limits_bound_the_memory_one_record_can_take():
 @settings(max_examples=200, deadline=None)
 @given(raw=st.binary(max_size=MAX_RAW_KEPT * 2) | st.none())
 def test_every_rejected_record_makes_a_valid_dead_letter(raw):
-    record = orjson.loads(DeadLetter("predictions", 0, 1, "reason", raw).to_json())
+    record = orjson.loads(dead_letter_json("predictions", 0, 1, "reason", raw))
     assert set(record) >= {"topic", "partition", "offset", "error", "raw"}
     assert raw is None or len(record["raw"]) <= 4 * MAX_RAW_KEPT // 3 + 4
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.dead_letter import MAX_RAW_KEPT, DeadLetter, is_utf8
+from schemas.dead_letter import MAX_RAW_KEPT, dead_letter_json, is_utf8
 from schemas.decode import MAX_MESSAGE_BYTES, DecodeError, decode_label, decode_prediction
 from schemas.json_schema import SCHEMA_DIR, generated_schemas, render
 
@@ -109,12 +109,19 @@ def test_nan_feature_from_a_lenient_producer_is_rejected():
 
 
 def test_dead_letter_keeps_text_or_base64_and_truncates_huge_messages():
-    text = orjson.loads(DeadLetter("predictions", 2, 41, "not valid JSON", b"{oops").to_json())
+    text = orjson.loads(dead_letter_json("predictions", 2, 41, "not valid JSON", b"{oops"))
     assert text == {"topic": "predictions", "partition": 2, "offset": 41, "error": "not valid JSON", "raw": "{oops"}
-    binary = orjson.loads(DeadLetter("labels", 0, 1, "bad", b"\xff\x00").to_json())
+    binary = orjson.loads(dead_letter_json("labels", 0, 1, "bad", b"\xff\x00"))
     assert binary["raw_encoding"] == "base64" and base64.b64decode(binary["raw"]) == b"\xff\x00"
-    huge = orjson.loads(DeadLetter("labels", 0, 1, "too big", b"a" * (MAX_RAW_KEPT + 10)).to_json())
+    utf8 = orjson.loads(dead_letter_json("labels", 0, 2, "bad", "naïve".encode()))
+    assert utf8["raw"] == "naïve" and "raw_encoding" not in utf8
+    huge = orjson.loads(dead_letter_json("labels", 0, 3, "too big", b"a" * (MAX_RAW_KEPT + 10)))
     assert len(huge["raw"]) == MAX_RAW_KEPT and huge["raw_truncated_from"] == MAX_RAW_KEPT + 10
+    huge_binary = orjson.loads(dead_letter_json("labels", 0, 4, "too big", b"\xff" * (MAX_RAW_KEPT + 1)))
+    assert base64.b64decode(huge_binary["raw"]) == b"\xff" * MAX_RAW_KEPT
+    assert huge_binary["raw_truncated_from"] == MAX_RAW_KEPT + 1 and huge_binary["raw_encoding"] == "base64"
+    tombstone = orjson.loads(dead_letter_json("labels", 0, 5, "message has no value (tombstone)", None))
+    assert tombstone["raw"] is None and set(tombstone) == {"topic", "partition", "offset", "error", "raw"}
 
 
 def test_committed_json_schemas_are_current():
