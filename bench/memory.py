@@ -4,7 +4,7 @@
 
 Join state: a fresh subprocess fills one `JoinShard` with 1 million pending predictions, each
 made the way the flow makes it: a contract JSON message (100 models, versions v1/v2, 10
-countries, 4 features, ids like the simulator's) decoded by `flows.decode_stage.decode_record`
+countries, 4 features, ids like the simulator's) decoded by `flows.decode_stage.decode_batch`
 and handed to `JoinShard.add_prediction` (which also files its expiry deadline). Reported per
 pending prediction: the growth of resident memory (VmRSS from /proc/self/status, after
 gc.collect(); includes allocator overhead) and, in a second subprocess, the growth of memory
@@ -52,10 +52,11 @@ def prediction_record(i: int) -> tuple[int, int, bytes, bytes]:
 
 
 def decoded_prediction(i: int):
-    from flows.decode_stage import decode_record
+    from flows.decode_stage import decode_batch
+    from flows.kafka_source import MessageBatch
 
-    partition, offset, _key, value = prediction_record(i)
-    return decode_record(partition, offset, value, is_label=False)
+    partition, offset, key, value = prediction_record(i)
+    return decode_batch(MessageBatch("predictions", partition, [(key, value, offset)], []), "labels").events[0]
 
 
 def child_join(count: int, traced: bool) -> dict:

@@ -15,7 +15,7 @@ from flows.kafka_sink import OutRecord
 from flows.kafka_source import MessageBatch
 from flows.settings import Topics
 from schemas.dead_letter import dead_letter_json
-from schemas.decode import label_or_reason, prediction_or_reason
+from schemas.decode import LabelFields, PredictionFields, label_or_reason, prediction_or_reason
 from schemas.events import Prediction
 
 _SEGMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
@@ -47,46 +47,40 @@ class DecodedBatch(NamedTuple):
 def decode_batch(
     batch: MessageBatch, labels_topic: str, keep_details: Callable[[str], bool] | None = None
 ) -> DecodedBatch:
-    """Decode every record of a fetched batch (see `decode_record`); each one that is not a valid
-    event becomes a record for `<topic>.dlq`, keyed as the message was, that says why."""
+    """Decode every record of a fetched batch of the predictions or labels topic.
+
+    A valid record becomes a `DecodedEvent`; `keep_details(model_id)` says whether to keep the whole
+    prediction in its `details`. Any other record becomes a record for `<topic>.dlq`, keyed as the
+    message was, that says why. A flood of junk comes this second way: its reasons are returned,
+    not raised, and each costs no object but its record.
+    """
     events: list[DecodedEvent] = []
     dead_letters: list[OutRecord] = []
     topic, partition = batch.topic, batch.partition
-    is_label = topic == labels_topic
     to_topic = Topics.dead_letter(topic)
     new, dead_letter = _new, dead_letter_json
+    is_label = topic == labels_topic
     for key, value, offset in batch.records:
-        decoded = decode_record(partition, offset, value, is_label, keep_details)
-        if type(decoded) is str:   # a flood of junk comes this way: no object but its record
+        decoded = label_or_reason(value) if is_label else prediction_or_reason(value, keep_details)
+        if type(decoded) is str:
             dead_letters.append(new(OutRecord, (to_topic, key, dead_letter(topic, partition, offset, decoded, value))))
+        elif is_label:
+            events.append(_label_event(decoded, partition, offset))
         else:
-            events.append(decoded)
+            events.append(_prediction_event(*decoded, partition))
     return DecodedBatch(LABELS if is_label else PREDICTIONS, partition, events, dead_letters, batch.errors)
 
 
-def decode_record(
-    partition: int, offset: int, value: bytes | None, is_label: bool,
-    keep_details: Callable[[str], bool] | None = None,
-) -> DecodedEvent | str:
-    """Decode one record of the predictions or labels topic: its event, or why it has none (the
-    reason its dead-letter record gives).
+def _label_event(label: LabelFields, partition: int, offset: int) -> DecodedEvent:
+    prediction_id, label_value, labeled_at, model_id, reviewer = label
+    return _new(DecodedEvent, (
+        LABELS, partition, labeled_at, prediction_id,
+        _new(PendingLabel, (labeled_at, label_value, _intern(model_id), _intern(reviewer), partition, offset)),
+        None,
+    ))
 
-    `keep_details(model_id)` says whether to keep the whole prediction in `details`.
-    """
-    if is_label:   # reasons come back as values: a flood of junk raises no exception
-        label = label_or_reason(value)
-        if type(label) is str:
-            return label
-        prediction_id, label_value, labeled_at, model_id, reviewer = label
-        return _new(DecodedEvent, (
-            LABELS, partition, labeled_at, prediction_id,
-            _new(PendingLabel, (labeled_at, label_value, _intern(model_id), _intern(reviewer), partition, offset)),
-            None,
-        ))
-    decoded = prediction_or_reason(value, keep_details)
-    if type(decoded) is str:
-        return decoded
-    prediction, details = decoded
+
+def _prediction_event(prediction: PredictionFields, details: Prediction | None, partition: int) -> DecodedEvent:
     prediction_id, model_id, model_version, predicted_at, predicted_label, score, review_probability, segment = (
         prediction
     )
