@@ -4,8 +4,9 @@
 
 Each benchmark runs as its own subprocess, one after the other (they would disturb each other's
 figures), and prints its own markdown; this script shows it as it comes and writes all of it, with
-the machine's details and a summary of the targets, to RESULTS.md. A full run (every benchmark,
-not `--quick`, the default output) also rewrites the README's results table from it
+the machine's details and a summary of the targets, to RESULTS.md (RESULTS-partial.md for a run
+with `--only` or `--quick`). A full run (every benchmark, not `--quick`, the default output) also
+rewrites the README's results table from it
 (`readme_table.py`). `--quick` runs smaller sizes (a smoke test of the scripts, not figures to quote). Needs the Kafka broker for throughput and
 latency (`make kafka-up`). Exit status: non-zero if a benchmark failed.
 """
@@ -36,6 +37,12 @@ BENCHMARKS = {
 }
 
 
+def default_output(only: list[str] | None, quick: bool) -> Path:
+    """RESULTS.md for a full run; a partial or quick run must not replace it (the README's table is
+    generated from it, and tests/test_bench_readme.py checks they agree)."""
+    return BENCH / ("RESULTS-partial.md" if only or quick else "RESULTS.md")
+
+
 def run(name: str, quick: bool) -> tuple[int, str, float]:
     script, full, small = BENCHMARKS[name]
     command = [python(), str(BENCH / script), *(small if quick else full)]
@@ -54,8 +61,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=list(BENCHMARKS), help="run only these (repeatable)")
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the scripts, figures not quotable")
-    parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md")
+    parser.add_argument("--output", type=Path,
+                        help="where to write (default RESULTS.md for a full run; RESULTS-partial.md with --only or "
+                             "--quick, so that a partial run does not replace the committed full results)")
     args = parser.parse_args()
+    if args.output is None:
+        args.output = default_output(args.only, args.quick)
 
     names = args.only or list(BENCHMARKS)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -11,6 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 from readme_table import BEGIN, END, results_table, target_row, with_results_table  # noqa: E402
+from run_all import default_output  # noqa: E402
 
 
 def test_the_readme_table_is_generated_from_the_committed_results():
@@ -41,3 +42,9 @@ def test_every_target_of_a_results_file_becomes_a_row_and_only_the_block_is_repl
         with_results_table("no markers", table)
     with pytest.raises(ValueError, match="not a target line"):
         target_row("- throughput: no verdict here")
+
+
+def test_only_a_full_run_writes_the_committed_results_file():
+    assert default_output(None, quick=False).name == "RESULTS.md"
+    assert default_output(["latency"], quick=False).name == "RESULTS-partial.md"
+    assert default_output(None, quick=True).name == "RESULTS-partial.md"
