@@ -110,8 +110,8 @@ def join_stream(
     )
     outcomes = op.map("outcomes", keyed_outcomes, _counted_outcomes)
     key = local_key(settings.process_id)   # every dead letter is written by the process that made it
-    undecodable = op.filter_map("undecodable", decoded, lambda batch: (key, batch.dead_letters) if batch.dead_letters
-                                else None)
+    undecodable = op.filter_map("undecodable", decoded,
+                                lambda batch: (key, batch.dead_letters) if batch.dead_letters else None)
     rejected = op.filter_map("rejected-labels", outcomes,
                              lambda batch: _rejected_dead_letters(batch, topics.labels, key))
     op.output(
