@@ -6,8 +6,8 @@ Each benchmark runs as its own subprocess, one after the other (they would distu
 figures), and prints its own markdown; this script shows it as it comes and writes all of it, with
 the machine's details and a summary of the targets, to RESULTS.md (RESULTS-partial.md for a run
 with `--only` or `--quick`). A full run (every benchmark, not `--quick`, the default output) also
-rewrites the README's results table from it
-(`readme_table.py`). `--quick` runs smaller sizes (a smoke test of the scripts, not figures to quote). Needs the Kafka broker for throughput and
+rewrites the README's results table from it (`readme_table.py`). `--quick` runs smaller sizes (a
+smoke test of the scripts, not figures to quote). Needs the Kafka broker for throughput and
 latency (`make kafka-up`). Exit status: non-zero if a benchmark failed.
 """
 

@@ -29,6 +29,9 @@ from schemas.timestamps import event_time_or_reason
 
 # Larger messages are rejected before parsing: a record of the contract is a few KiB at most.
 MAX_MESSAGE_BYTES = 256 * 1024
+# A dead-letter reason words this many problems and counts the rest: the model's and the hand
+# checks' reasons must agree word for word.
+SHOWN_PROBLEMS = 3
 
 Event = TypeVar("Event", bound=BaseModel)
 _JSON_WHITESPACE = (b" ", b"\t", b"\n", b"\r")
@@ -305,7 +308,7 @@ def _unusual_or_reason(document: dict, model: type[Event]) -> Event | str:
     return reason if reason is not None else _validated_or_reason(document, model)
 
 
-def plain_problems(document: dict, model: type[BaseModel], limit: int = 3) -> str | None:
+def plain_problems(document: dict, model: type[BaseModel], limit: int = SHOWN_PROBLEMS) -> str | None:
     """The model's dead-letter reason for a document whose only problems are missing fields, values of
     the wrong JSON type or timestamps that do not parse; None when it has none or any other.
 
@@ -472,7 +475,7 @@ def _plain_features(features: Any) -> bool:
     return True
 
 
-def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
+def describe_validation_error(error: ValidationError, limit: int = SHOWN_PROBLEMS) -> str:
     """One line per problem (at most `limit`), each naming the field path.
 
     Pydantic reports one error per union member for `bool | int | str` fields; those are folded

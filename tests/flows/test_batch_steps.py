@@ -116,3 +116,24 @@ slos:
     assert [item[0] for item in routed["b-precision"]] == [PREDICTIONS_ITEM, CLOCK_ITEM]
     assert all(item[1] == name for name, items in routed.items() for item in items)
     assert JOINED_ITEM not in {item[0] for items in routed.values() for item in items}
+
+
+def test_rejected_labels_become_counted_dead_letter_records_of_the_labels_topic() -> None:
+    from prometheus_client import REGISTRY
+
+    from flows.join_flow import _rejected_dead_letters
+    from flows.join_state import LABEL_REJECTED, PendingLabel
+
+    def counted() -> float:
+        return REGISTRY.get_sample_value("slo_monitor_dead_lettered_total", {"topic": "labs-rejected"}) or 0.0
+
+    before = counted()
+    rejected = Outcome(LABEL_REJECTED, "p1", (PendingLabel(T0, 1, "churn", "ana", 3, 41), "model churn, not fraud"))
+    assert _rejected_dead_letters([Outcome(CLOCK, "0"), rejected], "labs-rejected", "7") == (
+        "7", [("labs-rejected.dlq", b"p1", orjson.dumps({
+            "topic": "labs-rejected", "partition": 3, "offset": 41, "error": "model churn, not fraud",
+            "raw": orjson.dumps({"prediction_id": "p1", "label": 1, "timestamp": "2025-01-06T00:00:00Z",
+                                 "model_id": "churn", "reviewer": "ana"}).decode()}))])
+    assert counted() == before + 1
+    assert _rejected_dead_letters([Outcome(CLOCK, "0")], "labs-rejected", "7") is None
+    assert counted() == before + 1
