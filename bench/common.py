@@ -182,10 +182,27 @@ def children_cpu() -> float:
 
 
 def rss_kib(pid: int | str = "self") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:   # the process has just exited
+        return 0
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children (`run --processes N` starts N of them).
+
+    >>> tree_rss_kib(os.getpid()) >= rss_kib()
+    True
+    """
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return rss_kib(pid) + sum(tree_rss_kib(int(child)) for child in children)
 
 
 # --- topics ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ stream not slowed by more than half by a million junk records; memory bounded (t
 grow with the size of the burst).
 
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 .venv/bin/python bench/junk_burst.py [--junk N ...] [--hours H]
+        [--processes N]   # the monitor as a cluster of N processes on this machine (scale-out)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from common import (
     HOUR, REPO, START, LoadWatch, bootstrap, create_topics, delete_topics_containing, end_offsets, print_machine,
-    children_cpu, python, rss_kib, unique_stem,
+    children_cpu, python, tree_rss_kib, unique_stem,
 )
 
 JUNK_KINDS = [
@@ -106,13 +107,14 @@ def write(stem: str, hours: float, junk: int) -> int:
     return writer.counts["prediction"] + writer.counts["label"]
 
 
-def replay(stem: str, config: Path, log: Path) -> dict:
-    """Run the monitor over the topics to their end; wall seconds and peak RSS (sampled)."""
+def replay(stem: str, config: Path, log: Path, processes: int = 1) -> dict:
+    """Run the monitor over the topics to their end; wall seconds and peak RSS (sampled, all of its
+    processes)."""
     command = [python(), "-m", "slo_monitor", "run", "--config", str(config), "--bootstrap-servers", bootstrap(),
                "--until-end", "--no-responder", "--no-remediation", "--metrics-port", "0", "--no-status-page",
                "--predictions-topic", f"{stem}-p", "--labels-topic", f"{stem}-l", "--joined-topic", f"{stem}-j",
                "--status-topic", f"{stem}-status", "--alerts-topic", f"{stem}-alerts",
-               "--diagnostics-topic", f"{stem}-diagnostics"]
+               "--diagnostics-topic", f"{stem}-diagnostics", "--processes", str(processes)]
     watch = LoadWatch().start()
     cpu0 = children_cpu()
     t0 = time.perf_counter()
@@ -120,7 +122,7 @@ def replay(stem: str, config: Path, log: Path) -> dict:
     with log.open("w") as err:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
         while process.poll() is None:
-            peak = max(peak, rss_kib(process.pid))
+            peak = max(peak, tree_rss_kib(process.pid))
             time.sleep(0.2)
     seconds = time.perf_counter() - t0
     cpu = children_cpu() - cpu0
@@ -138,6 +140,8 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0, help="hours of valid traffic (default 24)")
     parser.add_argument("--repeat", type=int, default=2,
                         help="replays of each topic pair, interleaved; the fastest counts (default 2)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="run the monitor as this many processes (`run --processes`; default 1)")
     args = parser.parse_args()
     bursts = sorted(args.junk or [250_000, 1_000_000])
     out = Path(tempfile.mkdtemp(prefix="junk-burst-"))  # the monitors' logs
@@ -151,17 +155,17 @@ def main() -> None:
             assert write(f"{stem}-{junk}", args.hours, junk) == valid, "every run must carry the same valid traffic"
         written = time.perf_counter() - t0
         tries: dict[int | None, list[dict]] = {}
+        cases = [(None, f"{stem}-empty", "empty"), (0, f"{stem}-clean", "clean")]
+        cases += [(junk, f"{stem}-{junk}", f"burst-{junk}") for junk in bursts]
         for attempt in range(args.repeat):   # interleaved, so a spell of load hits every case alike
-            tries.setdefault(None, []).append(replay(f"{stem}-empty", config, out / f"empty-{attempt}.log"))
-            tries.setdefault(0, []).append(replay(f"{stem}-clean", config, out / f"clean-{attempt}.log"))
-            for junk in bursts:
-                tries.setdefault(junk, []).append(replay(f"{stem}-{junk}", config, out / f"burst-{junk}-{attempt}.log"))
+            for junk, topics, name in cases:
+                tries.setdefault(junk, []).append(replay(topics, config, out / f"{name}-{attempt}.log", args.processes))
         startup = _fastest(tries.pop(None))
         runs = {junk: _fastest(attempts) for junk, attempts in tries.items()}
         dead = {junk: sum(end_offsets([f"{stem}-{junk}-p.dlq", f"{stem}-{junk}-l.dlq"]).values()) for junk in bursts}
     finally:
         delete_topics_containing(stem)
-    report(args.hours, valid, bursts, written, startup, runs, dead, args.repeat)
+    report(args.hours, valid, bursts, written, startup, runs, dead, args.repeat, args.processes)
 
 
 def _fastest(attempts: list[dict]) -> dict:
@@ -173,11 +177,12 @@ def _fastest(attempts: list[dict]) -> dict:
 
 
 def report(hours: float, valid: int, bursts: list[int], written: float, startup: dict, runs: dict, dead: dict,
-           repeat: int) -> None:
+           repeat: int, processes: int = 1) -> None:
     print_machine("Junk burst: valid-stream throughput with and without a flood of bad records")
     print(f"Valid records: {valid:,} ({hours:g} h of traffic); junk interleaved in the same partitions: "
           f"{', '.join(f'{j:,}' for j in bursts)} (kinds: {', '.join(name for name, _ in JUNK_KINDS)}); "
-          f"writing took {written:.0f} s. Best of {repeat} interleaved replays each. "
+          f"writing took {written:.0f} s. The monitor as {processes} process{'es' if processes > 1 else ''}; "
+          f"best of {repeat} interleaved replays each. "
           f"Processing time = wall time to exit minus the start-up on empty "
           f"topics ({startup['seconds']:.1f} s, {startup['cpu']:.1f} CPU-s, peak RSS {startup['peak_rss_mib']:.0f} MiB).\n")
     print("| junk records | processing s | valid records / s | all records / s | monitor CPU-s | peak RSS MiB "
