@@ -35,17 +35,16 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from slo import defaults
 from slo.drift.config import DriftSpec
 from slo.durations import format_duration, parse_duration
+from slo.spec_fields import Duration, Probability, SpecModel, whole_number
 from slo.spec_errors import PathPart, SloSpecError, SpecProblem, did_you_mean
 from slo.yaml_source import LineMap, compose_yaml
 
@@ -59,26 +58,12 @@ NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 
 # --- field types ---------------------------------------------------------------------------------
 
-def _duration(value: Any) -> int:
-    if not isinstance(value, str):
-        raise ValueError(f"bad duration {value!r}: write it with a unit, like 5m, 1h or 3d")
-    return parse_duration(value)
-
-
 def _delay(value: Any) -> int:
     if value == 0 and not isinstance(value, bool):
         return 0
     if not isinstance(value, str):
         raise ValueError(f"bad duration {value!r}: write it with a unit, like 0s, 5m or 1h")
     return parse_duration(value, allow_zero=True)
-
-
-def _probability(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"must be a number between 0 and 1 (got {value!r})")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"must be between 0 and 1 (got {value!r})")
-    return float(value)
 
 
 def _positive_number(value: Any) -> float:
@@ -93,44 +78,13 @@ def _class_label(value: Any) -> bool | int | str:
     raise ValueError(f"must be a bool, an integer or a string (got {value!r})")
 
 
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"must be a whole number of at least 1 (got {value!r})")
-    return value
-
-
-Duration = Annotated[int, BeforeValidator(_duration)]
 Delay = Annotated[int, BeforeValidator(_delay)]
-Probability = Annotated[float, BeforeValidator(_probability)]
 PositiveNumber = Annotated[float, BeforeValidator(_positive_number)]
-
-
-class _Spec(BaseModel):
-    """Frozen, strict about unknown keys, ignores ``x-`` keys."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_extension_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
-        return data
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle a spec pickled before some of its fields existed (a recovery snapshot holds
-        the specs of its trackers): the missing fields take their defaults."""
-        values = state.get("__dict__")
-        if isinstance(values, dict):
-            for name, info in type(self).model_fields.items():
-                if name not in values:
-                    values[name] = info.get_default(call_default_factory=True)
-        super().__setstate__(state)
 
 
 # --- alert rules ---------------------------------------------------------------------------------
 
-class BreachRuleSpec(_Spec):
+class BreachRuleSpec(SpecModel):
     """Page when the window's metric is below the objective with one-sided `confidence`."""
 
     severity: Severity = defaults.BREACH["severity"]
@@ -139,7 +93,7 @@ class BreachRuleSpec(_Spec):
     for_: Delay | None = Field(default=None, alias="for")  # default: window / 12
 
 
-class BurnRateSpec(_Spec):
+class BurnRateSpec(SpecModel):
     """Multiwindow burn rate: both windows at or above `threshold` x the error budget."""
 
     severity: Severity
@@ -151,7 +105,7 @@ class BurnRateSpec(_Spec):
     for_: Delay = Field(default=0, alias="for")
 
 
-class SustainedSpec(_Spec):
+class SustainedSpec(SpecModel):
     """Probable breach that lasts: upper bound at `confidence` below objective for `for`."""
 
     severity: Severity = defaults.SUSTAINED["severity"]
@@ -159,7 +113,7 @@ class SustainedSpec(_Spec):
     for_: Delay | None = Field(default=None, alias="for")  # default: one window
 
 
-class StarvationSpec(_Spec):
+class StarvationSpec(SpecModel):
     """Predictions flow but labels stopped (needs predictions reported to the tracker)."""
 
     severity: Severity = defaults.STARVATION["severity"]
@@ -167,7 +121,7 @@ class StarvationSpec(_Spec):
     fraction: Probability = defaults.STARVATION["fraction"]
 
 
-class SequentialSpec(_Spec):
+class SequentialSpec(SpecModel):
     """Bernoulli CUSUM on the error stream (see slo/sequential.py)."""
 
     severity: Severity = defaults.SEQUENTIAL["severity"]
@@ -182,7 +136,7 @@ class SequentialSpec(_Spec):
         return value
 
 
-class TrendSpec(_Spec):
+class TrendSpec(SpecModel):
     """Error rate moved from the key's usual level to the budget (label-by-label CUSUM)."""
 
     severity: Severity = defaults.TREND["severity"]
@@ -200,12 +154,12 @@ class TrendSpec(_Spec):
         return value
 
 
-class ChangeSpec(_Spec):
+class ChangeSpec(SpecModel):
     """Error rate rose from its usual level (river's ADWIN, label by label; slo/change.py)."""
 
     severity: Severity = defaults.CHANGE["severity"]
     delta: Probability = defaults.CHANGE["delta"]             # ADWIN's confidence parameter
-    clock: Annotated[int, BeforeValidator(_positive_int)] = defaults.CHANGE["clock"]  # labels between checks
+    clock: whole_number(1) = defaults.CHANGE["clock"]  # labels between checks
     hold: Duration | None = None                              # latch length; default 6 x window
     approach: Probability = defaults.CHANGE["approach"]       # window burn needed to warn
 
@@ -217,7 +171,7 @@ class ChangeSpec(_Spec):
         return value
 
 
-class ResolveSpec(_Spec):
+class ResolveSpec(SpecModel):
     """Resolve only after `for` at or above objective + `hysteresis` with no rule active."""
 
     hysteresis: float | None = None                      # default: 10% of the error budget
@@ -233,7 +187,7 @@ class ResolveSpec(_Spec):
         return float(value)
 
 
-class AlertingSpec(_Spec):
+class AlertingSpec(SpecModel):
     """Alert rules; an omitted rule takes its default, ``null`` disables it.
 
     The sequential test is the exception: off unless given (``sequential: {}`` for defaults).
@@ -254,7 +208,7 @@ class AlertingSpec(_Spec):
         return "burn_rates" not in self.model_fields_set
 
 
-class ComplianceSpec(_Spec):
+class ComplianceSpec(SpecModel):
     """Timeslices budgeting: share of `timeslice`s over `period` that must meet the objective."""
 
     period: Duration
@@ -264,7 +218,7 @@ class ComplianceSpec(_Spec):
 
 # --- the SLO and the file ------------------------------------------------------------------------
 
-class SloSpec(_Spec):
+class SloSpec(SpecModel):
     """One SLO: a metric of one model that must stay at or above `objective` over `window`."""
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -273,7 +227,7 @@ class SloSpec(_Spec):
     positive_label: Annotated[bool | int | str, BeforeValidator(_class_label)]
     objective: Probability
     window: Duration = parse_duration(defaults.WINDOW)
-    min_labels: Annotated[int, BeforeValidator(_positive_int)] = defaults.MIN_LABELS
+    min_labels: whole_number(1) = defaults.MIN_LABELS
     segments: tuple[str, ...] = ()
     remediation: dict[Severity, tuple[Action, ...]] = Field(default_factory=dict)
     description: str | None = None
@@ -321,14 +275,14 @@ class SloSpec(_Spec):
         return 1.0 - self.objective
 
 
-class PagerDutySpec(_Spec):
+class PagerDutySpec(SpecModel):
     """Where paging gets its Events API v2 routing key (an environment variable's name)."""
 
     routing_key_env: str = Field(default="PAGERDUTY_ROUTING_KEY",
                                  pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class SloFile(_Spec):
+class SloFile(SpecModel):
     """A whole SLO file. `slos_for_model` indexes SLOs by model for routing."""
 
     slos: tuple[SloSpec, ...] = Field(min_length=1)

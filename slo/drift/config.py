@@ -1,8 +1,8 @@
 """The ``drift:`` block of an SLO: what "normal" is, how drift is judged, when to warn.
 
-It is ``SloSpec.drift`` (off unless given; ``drift: {}`` takes every default). It mirrors
-slo/spec.py's conventions (frozen, unknown keys are errors, ``x-`` keys ignored, durations as
-``5m``/``1h``/``30d`` strings) but does not import it, so slo/spec.py imports it without a cycle.
+It is ``SloSpec.drift`` (off unless given; ``drift: {}`` takes every default). It follows
+slo/spec.py's conventions (slo/spec_fields.py: frozen, unknown keys are errors, ``x-`` keys ignored,
+durations as ``5m``/``1h``/``30d`` strings).
 
 >>> spec = DriftSpec.model_validate({"reference": {"kind": "fixed", "first": "24h"},
 ...                                  "window": "6h"})
@@ -22,21 +22,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from schemas.timestamps import parse_event_time
 from slo.drift.detectors import make_detector
 from slo.durations import parse_duration
+from slo.spec_fields import Duration, Probability, SpecModel, whole_number
 
 Proxy = Literal["estimated_metric", "flagged_rate", "detectors"]
 Stream = Literal["flagged_rate", "error", "score"]
 DetectorKind = Literal["adwin", "page_hinkley"]
-
-
-def _duration(value: Any) -> int:
-    if not isinstance(value, str):
-        raise ValueError(f"bad duration {value!r}: write it with a unit, like 1h, 24h or 30d")
-    return parse_duration(value)
 
 
 def _timestamp(value: Any) -> float:
@@ -51,47 +46,17 @@ def _timestamp(value: Any) -> float:
     return parse_event_time(value)
 
 
-def _fraction(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(f"must be a number between 0 and 1 (got {value!r})")
-    return float(value)
-
-
 def _non_negative(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ValueError(f"must be a number of at least 0 (got {value!r})")
     return float(value)
 
 
-def _count(minimum: int):
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"must be a whole number of at least {minimum} (got {value!r})")
-        return value
-    return check
-
-
-Duration = Annotated[int, BeforeValidator(_duration)]
 Timestamp = Annotated[float, BeforeValidator(_timestamp)]
-Fraction = Annotated[float, BeforeValidator(_fraction)]
 NonNegative = Annotated[float, BeforeValidator(_non_negative)]
 
 
-class _Spec(BaseModel):
-    """Frozen, strict about unknown keys, ignores ``x-`` keys (as slo/spec.py)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_extension_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items()
-                    if not (isinstance(k, str) and k.startswith("x-"))}
-        return data
-
-
-class ReferenceSpec(_Spec):
+class ReferenceSpec(SpecModel):
     """What "normal" is: a fixed baseline or a trailing window (see docs/drift.md).
 
     fixed, declared period: ``{kind: fixed, start: 2026-11-01T00:00:00Z, end: ...}``.
@@ -137,7 +102,7 @@ class ReferenceSpec(_Spec):
         return self.bucket or max(1, self.window // 30)
 
 
-class DetectorSpec(_Spec):
+class DetectorSpec(SpecModel):
     """A river change detector on one stream; `params` go to its constructor unchanged.
 
     Streams: ``flagged_rate`` (1 per flagged prediction, else 0), ``error`` (per joined label in
@@ -164,7 +129,7 @@ def _default_detectors() -> tuple[DetectorSpec, ...]:
             DetectorSpec(stream="score", kind="page_hinkley"))
 
 
-class WarningSpec(_Spec):
+class WarningSpec(SpecModel):
     """The composite rule: `severity` when drift AND a proxy of the metric gets worse.
 
     Drift: at least `min_drifted` features drifted (BH decision). The score's own drift counts
@@ -178,7 +143,7 @@ class WarningSpec(_Spec):
     """
 
     severity: Literal["critical", "error", "warning", "info"] = "warning"
-    min_drifted: Annotated[int, BeforeValidator(_count(1))] = 1
+    min_drifted: whole_number(1) = 1
     count_score: bool = False
     proxies: tuple[Proxy, ...] = ("estimated_metric", "flagged_rate")
     min_decline: NonNegative = 0.0       # absolute floor on top of the decline's significance
@@ -192,7 +157,7 @@ class WarningSpec(_Spec):
         return value
 
 
-class DriftSpec(_Spec):
+class DriftSpec(SpecModel):
     """Drift detection and label-free estimation for one SLO's model (docs/drift.md)."""
 
     reference: ReferenceSpec = ReferenceSpec()
@@ -202,18 +167,18 @@ class DriftSpec(_Spec):
     categorical: tuple[str, ...] = ()               # force these to categorical (else: inferred)
     numeric_test: Literal["ks", "psi"] = "ks"
     categorical_test: Literal["chi2", "psi"] = "chi2"
-    bins: Annotated[int, BeforeValidator(_count(2))] = 10
-    alpha: Fraction = 0.05          # per-test level: PSI threshold, flagged-rate test
-    fdr: Fraction = 0.05            # Benjamini-Hochberg level across features and score
+    bins: whole_number(2) = 10
+    alpha: Probability = 0.05          # per-test level: PSI threshold, flagged-rate test
+    fdr: Probability = 0.05            # Benjamini-Hochberg level across features and score
     min_psi: NonNegative = 0.0      # optional effect-size floor for a drifted feature
-    sample_size: Annotated[int, BeforeValidator(_count(50))] = 2000
-    reference_sample_size: Annotated[int, BeforeValidator(_count(50))] = 5000
-    min_samples: Annotated[int, BeforeValidator(_count(10))] = 100
-    max_features: Annotated[int, BeforeValidator(_count(1))] = 100
-    max_categories: Annotated[int, BeforeValidator(_count(2))] = 64
-    score_bins: Annotated[int, BeforeValidator(_count(2))] = 40
-    confidence: Fraction = 0.95     # bounds of the estimated metric, decline test
-    bootstrap: Annotated[int, BeforeValidator(_count(50))] = 400
+    sample_size: whole_number(50) = 2000
+    reference_sample_size: whole_number(50) = 5000
+    min_samples: whole_number(10) = 100
+    max_features: whole_number(1) = 100
+    max_categories: whole_number(2) = 64
+    score_bins: whole_number(2) = 40
+    confidence: Probability = 0.95     # bounds of the estimated metric, decline test
+    bootstrap: whole_number(50) = 400
     detectors: tuple[DetectorSpec, ...] = Field(default_factory=_default_detectors)
     warning: WarningSpec | None = WarningSpec()
     # How often the monitor flow evaluates, in event time (default: one `bucket`). At most 2h:
