@@ -30,7 +30,8 @@ def ensure_topics(admin_config: dict[str, str], names: list[str], partitions: in
         except KafkaException as error:
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-    log.info("created topics %s", ", ".join(created))
+    if created:   # (another client may have created them first)
+        log.info("created topics %s", ", ".join(created))
     return created
 
 

@@ -51,8 +51,9 @@ from remediation.alert_record import Alert, InvalidAlert, parse_alert
 from remediation.audit import AuditRecord, AuditSink, KafkaAuditSink
 from remediation.change_events import ChangeEventSender
 from remediation.delivery import HttpRetryPolicy
-from remediation.executor_kafka import ControlProducer, ensure_compacted_topic, read_history
+from remediation.executor_kafka import ensure_compacted_topic, read_history
 from remediation.guardrails import DAY, DONE, DRY_RUN, FAILED, PROPOSED, SKIPPED, ActionLedger, LedgerEntry, decide
+from remediation.json_producer import JsonProducer
 from remediation.kafka_config import consumer_config, ensure_topics, producer_config
 from remediation.model_control import Webhook
 from remediation.model_registry import MlflowRegistry, cap_client_retries, load_credential_files
@@ -140,7 +141,7 @@ class Executor:
         self._clock = clock
         self._stop = threading.Event()
         self._audit = audit
-        self._control: ControlProducer | None = None
+        self._control: JsonProducer | None = None
         self._jobs: deque[Job] = deque()
         self._offsets = OffsetTracker()
         self._paused = False
@@ -192,7 +193,7 @@ class Executor:
             ensure_compacted_topic(s.bootstrap_servers, s.review_sampling_topic, s.topic_partitions, s.kafka_config)
         if self._audit is None:
             self._audit = KafkaAuditSink(producer_config(s.bootstrap_servers, s.kafka_config), s.actions_topic)
-        self._control = ControlProducer(producer_config(s.bootstrap_servers, s.kafka_config))
+        self._control = JsonProducer(producer_config(s.bootstrap_servers, s.kafka_config), "control records")
         self._rebuild()
         self._log_start()
         consumer = Consumer(consumer_config(s.bootstrap_servers, s.group_id, s.kafka_config, s.instance_id))

@@ -1,6 +1,6 @@
 """Kafka plumbing of the executor beyond the responder's (remediation/kafka_config.py): the
-compacted review-sampling topic, a producer for control records, and reading a topic's history
-(to rebuild the guardrail ledger and the raises in force at start).
+compacted review-sampling topic, and reading a topic's history (to rebuild the guardrail ledger
+and the raises in force at start).
 """
 
 from __future__ import annotations
@@ -9,14 +9,12 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from typing import Any
 
-import orjson
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from flows.kafka_clients import settled_watermarks
-from remediation.kafka_config import history_config
+from remediation.kafka_config import admin_config, history_config
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +24,7 @@ def ensure_compacted_topic(bootstrap: str, name: str, partitions: int = 1,
     """Create `name` with ``cleanup.policy=compact`` if missing; True if created. An existing
     topic is left alone (with a warning if it is not compacted: old raises would then age out
     by retention instead of being kept until replaced)."""
-    config = {"bootstrap.servers": bootstrap}
-    config.update({k: v for k, v in (extra or {}).items() if k.startswith(("security.", "sasl.", "ssl."))})
-    admin = AdminClient(config)
+    admin = AdminClient(admin_config(bootstrap, extra))
     if name in admin.list_topics(timeout=15).topics:
         _warn_if_not_compacted(admin, name)
         return False
@@ -55,38 +51,6 @@ def _warn_if_not_compacted(admin: AdminClient, name: str) -> None:
             log.warning("topic %s has cleanup.policy=%s; review-sampling should be compacted", name, policy.value)
     except Exception as error:  # noqa: BLE001 - only a diagnostic
         log.debug("could not check the config of %s: %s", name, error)
-
-
-class ControlProducer:
-    """Idempotent producer of JSON control records (model-control, review-sampling). `flush`
-    before committing the alert that caused them, as with audit records."""
-
-    def __init__(self, config: dict[str, str]):
-        self._producer = Producer(config)
-        self.failed = 0
-
-    def send(self, topic: str, key: str, value: dict[str, Any] | None) -> None:
-        payload = None if value is None else orjson.dumps(value)
-        while True:
-            try:
-                self._producer.produce(topic, payload, key.encode(), on_delivery=self._delivered)
-                break
-            except BufferError:
-                self._producer.poll(0.1)
-        self._producer.poll(0)
-
-    def flush(self, timeout: float = 30.0) -> int:
-        return self._producer.flush(timeout)
-
-    def close(self) -> None:
-        left = self.flush(10.0)
-        if left:
-            log.error("%d control record(s) could not be written", left)
-
-    def _delivered(self, error: KafkaException | None, message: Any) -> None:
-        if error is not None:
-            self.failed += 1
-            log.error("control record not written to %s: %s", message.topic() if message else "?", error)
 
 
 def read_history(bootstrap: str, topic: str, extra: Mapping[str, str] | None = None,

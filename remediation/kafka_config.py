@@ -1,4 +1,4 @@
-"""Kafka client settings of the responder (mirrors flows/kafka_clients.py; to be unified).
+"""Kafka client settings of the responder and the executor (the monitor's are flows/kafka_clients.py).
 
 The responder is a consumer-group member that commits by hand (only after PagerDuty accepted
 or definitively rejected an event), starts from the earliest offset when its group has none
@@ -8,13 +8,9 @@ audit records with an idempotent producer.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
-
-log = logging.getLogger(__name__)
+import flows.topics
 
 
 def consumer_config(bootstrap: str, group_id: str, extra: Mapping[str, str] | None = None,
@@ -55,30 +51,24 @@ def producer_config(bootstrap: str, extra: Mapping[str, str] | None = None) -> d
         "enable.idempotence": "true",
         "acks": "all",
         "linger.ms": "5",
+        # Retry each record until it is delivered, however long the broker is away: offset commits
+        # wait for these records (remediation/json_producer.py), so waiting loses nothing, and
+        # librdkafka's default (give up after 5 minutes) would lose a rollback command.
+        "message.timeout.ms": "0",
     }
     config.update({k: v for k, v in (extra or {}).items()
                    if not k.startswith(("group.", "session.", "auto.", "enable.auto", "max.poll"))})
     return config
 
 
+def admin_config(bootstrap: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Settings of a short-lived admin client: the address and the security settings only."""
+    config = {"bootstrap.servers": bootstrap}
+    config.update({k: v for k, v in (extra or {}).items() if k.startswith(("security.", "sasl.", "ssl."))})
+    return config
+
+
 def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int = 1,
                   extra: Mapping[str, str] | None = None) -> list[str]:
     """Create the missing topics; return those created. Existing topics are left as they are."""
-    admin_config = {"bootstrap.servers": bootstrap}
-    admin_config.update({k: v for k, v in (extra or {}).items() if k.startswith(("security.", "sasl.", "ssl."))})
-    admin = AdminClient(admin_config)
-    existing = set(admin.list_topics(timeout=15).topics)
-    missing = [name for name in dict.fromkeys(names) if name not in existing]
-    if not missing:
-        return []
-    created = []
-    for name, future in admin.create_topics([NewTopic(n, num_partitions=partitions) for n in missing]).items():
-        try:
-            future.result(30)
-            created.append(name)
-        except KafkaException as error:
-            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise
-    if created:
-        log.info("created topics %s", ", ".join(created))
-    return created
+    return flows.topics.ensure_topics(admin_config(bootstrap, extra), list(names), partitions)
