@@ -16,11 +16,11 @@ rebuilds its guardrail ledger from these records at start (`ledger_entry`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from remediation.alert_record import Alert
-from remediation.audit import AuditRecord
+from remediation.audit import AuditRecord, audit_value
 from remediation.guardrails import FINAL_OUTCOMES, TAKEN_OUTCOME, LedgerEntry
 from remediation.playbook_config import KNOWN_ACTIONS
 
@@ -32,26 +32,8 @@ def action_record(action: str, outcome: str, rule: str, reason: str, alert: Aler
                   details: dict[str, Any] | None = None, attempts: int | None = None,
                   identity: dict[str, Any] | None = None, now: datetime | None = None) -> AuditRecord:
     """One audit record. Without an alert (an expiry), `identity` gives slo and model_id."""
-    value: dict[str, Any] = {
-        "action": action,
-        "outcome": outcome,
-        "rule": rule,
-        "reason": reason,
-        "alert_id": alert.alert_id if alert else None,
-        "dedup_key": alert.dedup_key if alert else None,
-        "severity": alert.severity if alert else None,
-        "event_time": alert.event_time_text if alert else None,
-        "alert_action": alert.action if alert else None,
-        "slo": alert.slo if alert else None,
-        "model_id": alert.model_id if alert else None,
-        "segment": alert.segment if alert else None,
-        "model_version": alert.model_version if alert else None,
-        "mode": mode,
-        "details": details or {},
-        "attempts": attempts,
-        "service": SERVICE,
-        "decided_at": (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
-    }
+    value = audit_value(action, outcome, rule, reason, alert, now, mode=mode, details=details or {},
+                        attempts=attempts, service=SERVICE)
     value.update(identity or {})
     key = alert.audit_key if alert else f"{value.get('slo') or 'unknown'}/{value.get('model_id') or 'unknown'}"
     return AuditRecord(key, value)

@@ -14,43 +14,24 @@ dedup_key and no severity.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from remediation.events_contract import ROUTING_KEY_LENGTH
-
-MAX_SUMMARY = 1024
+from remediation.events_contract import optional_payload_errors, routing_key_errors, summary_errors
 
 
 def validate_change_event(event: Any) -> list[str]:
     """Every reason PagerDuty would answer 400 to this (decoded) change event; [] when valid."""
     if not isinstance(event, dict):
         return ["Event object is not a JSON object"]
-    errors: list[str] = []
-    key = event.get("routing_key")
-    if not isinstance(key, str) or not key:
-        errors.append("'routing_key' is missing or not a string")
-    elif len(key) != ROUTING_KEY_LENGTH:
-        errors.append(f"Length of 'routing_key' is incorrect (should be {ROUTING_KEY_LENGTH} characters)")
+    errors = routing_key_errors(event)
     payload = event.get("payload")
     if not isinstance(payload, dict):
         errors.append("'payload' is required and must be an object")
     else:
-        summary = payload.get("summary")
-        if not isinstance(summary, str) or not summary.strip():
-            errors.append("'payload.summary' is missing or empty")
-        elif len(summary) > MAX_SUMMARY:
-            errors.append(f"'payload.summary' is longer than {MAX_SUMMARY} characters")
+        errors += summary_errors(payload)
         if "source" in payload and not isinstance(payload["source"], str):
             errors.append("'payload.source' must be a string")
-        timestamp = payload.get("timestamp")
-        if timestamp is not None:
-            try:
-                datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
-            except ValueError:
-                errors.append("'payload.timestamp' is not an ISO 8601 date-time")
-        if "custom_details" in payload and not isinstance(payload["custom_details"], dict):
-            errors.append("'payload.custom_details' must be an object")
+        errors += optional_payload_errors(payload)
     links = event.get("links")
     if links is not None and (not isinstance(links, list) or not all(
             isinstance(link, dict) and isinstance(link.get("href"), str) for link in links)):

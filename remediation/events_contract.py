@@ -31,13 +31,7 @@ def validate_event(event: Any) -> list[str]:
     """
     if not isinstance(event, dict):
         return ["Event object is not a JSON object"]
-    errors: list[str] = []
-    key = event.get("routing_key")
-    if not isinstance(key, str) or not key:
-        errors.append("'routing_key' is missing or not a string")
-    elif len(key) != ROUTING_KEY_LENGTH:
-        errors.append(f"Length of 'routing_key' is incorrect (should be {ROUTING_KEY_LENGTH} characters)")
-
+    errors = routing_key_errors(event)
     action = event.get("event_action")
     if action not in EVENT_ACTIONS:
         errors.append(f"'event_action' is invalid (must be one of {', '.join(EVENT_ACTIONS)})")
@@ -64,23 +58,44 @@ def validate_event(event: Any) -> list[str]:
 def _payload_errors(payload: Any) -> list[str]:
     if not isinstance(payload, dict):
         return ["'payload' is required for trigger events and must be an object"]
-    errors: list[str] = []
-    summary = payload.get("summary")
-    if not isinstance(summary, str) or not summary.strip():
-        errors.append("'payload.summary' is missing or empty")
-    elif len(summary) > MAX_SUMMARY:
-        errors.append(f"'payload.summary' is longer than {MAX_SUMMARY} characters")
+    errors = summary_errors(payload)
     source = payload.get("source")
     if not isinstance(source, str) or not source.strip():
         errors.append("'payload.source' is missing or empty")
     if payload.get("severity") not in PAYLOAD_SEVERITIES:
         errors.append(f"'payload.severity' is invalid (must be one of {', '.join(PAYLOAD_SEVERITIES)})")
-    timestamp = payload.get("timestamp")
-    if timestamp is not None and not _is_iso8601(timestamp):
-        errors.append("'payload.timestamp' is not an ISO 8601 date-time")
     for name in ("component", "group", "class"):
         if name in payload and not isinstance(payload[name], str):
             errors.append(f"'payload.{name}' must be a string")
+    return errors + optional_payload_errors(payload)
+
+
+# --- checks that alert events and change events share ---------------------------------------------
+
+def routing_key_errors(event: dict[str, Any]) -> list[str]:
+    key = event.get("routing_key")
+    if not isinstance(key, str) or not key:
+        return ["'routing_key' is missing or not a string"]
+    if len(key) != ROUTING_KEY_LENGTH:
+        return [f"Length of 'routing_key' is incorrect (should be {ROUTING_KEY_LENGTH} characters)"]
+    return []
+
+
+def summary_errors(payload: dict[str, Any]) -> list[str]:
+    summary = payload.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        return ["'payload.summary' is missing or empty"]
+    if len(summary) > MAX_SUMMARY:
+        return [f"'payload.summary' is longer than {MAX_SUMMARY} characters"]
+    return []
+
+
+def optional_payload_errors(payload: dict[str, Any]) -> list[str]:
+    """The payload's optional timestamp and custom details."""
+    errors = []
+    timestamp = payload.get("timestamp")
+    if timestamp is not None and not _is_iso8601(timestamp):
+        errors.append("'payload.timestamp' is not an ISO 8601 date-time")
     if "custom_details" in payload and not isinstance(payload["custom_details"], dict):
         errors.append("'payload.custom_details' must be an object")
     return errors
