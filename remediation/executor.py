@@ -53,7 +53,7 @@ from remediation.change_events import ChangeEventSender
 from remediation.delivery import HttpRetryPolicy
 from remediation.executor_kafka import ensure_compacted_topic, read_history
 from remediation.guardrails import DAY, DONE, DRY_RUN, FAILED, PROPOSED, SKIPPED, ActionLedger, LedgerEntry, decide
-from remediation.json_producer import JsonProducer
+from remediation.json_producer import JsonProducer, commit_when_written
 from remediation.kafka_config import consumer_config, ensure_topics, producer_config
 from remediation.model_control import Webhook
 from remediation.model_registry import MlflowRegistry, cap_client_retries, load_credential_files
@@ -411,20 +411,8 @@ class Executor:
     # --- offsets ---------------------------------------------------------------------------
 
     def _commit(self, consumer: Consumer) -> None:
-        positions = self._offsets.committable()
-        if not positions:
-            return
         assert self._audit is not None and self._control is not None
-        if self._control.flush(10.0) or self._audit.flush(10.0):
-            log.warning("audit or control records not yet in Kafka: offset commit postponed")
-            return
-        try:
-            consumer.commit(offsets=[TopicPartition(self.settings.alerts_topic, p, o) for p, o in positions.items()],
-                            asynchronous=False)
-        except KafkaException as error:
-            log.warning("offset commit failed, will retry: %s", error.args[0])
-            return
-        self._offsets.committed(positions)
+        commit_when_written(consumer, self.settings.alerts_topic, self._offsets, [self._control, self._audit])
 
     # --- rebalancing -----------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The producer of the responder's and the executor's own records (audit, model-control, review
-sampling): JSON values, an idempotent producer, and a `flush` their offset commits wait for.
+sampling): JSON values, an idempotent producer, and a `flush` their offset commits wait for
+(`commit_when_written`).
 
 Both services commit an alert only after `flush` returned 0, so a committed alert always has its
 records in Kafka. That holds through a broker outage of any length: librdkafka retries each record
@@ -13,10 +14,13 @@ their guardrails).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import orjson
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from remediation.outbox import OffsetTracker
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +63,24 @@ class JsonProducer:
                 self._first_failure = f"{topic}: {error}"
             self._failed += 1
             log.error("%s not written to %s: %s", self._what, topic, error)
+
+
+class Flushable(Protocol):
+    def flush(self, timeout: float) -> int: ...
+
+
+def commit_when_written(consumer: Consumer, topic: str, offsets: OffsetTracker, writers: Sequence[Flushable]) -> None:
+    """Commit the alerts `offsets` has settled, once every record `writers` wrote is in Kafka
+    (otherwise later: a committed alert always has its audit and control records)."""
+    positions = offsets.committable()
+    if not positions:
+        return
+    if any(writer.flush(10.0) for writer in writers):
+        log.warning("records of settled alerts not yet in Kafka: offset commit postponed")
+        return
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()], asynchronous=False)
+    except KafkaException as error:
+        log.warning("offset commit failed, will retry: %s", error.args[0])
+        return
+    offsets.committed(positions)

@@ -41,6 +41,7 @@ from remediation.alert_record import InvalidAlert, parse_alert
 from remediation.audit import AuditSink, KafkaAuditSink, page_record
 from remediation.delivery import DeliveryResult, HttpRetryPolicy, Outcome, PagerDutySender, Sender
 from remediation.inhibition import PageOrder, PagingState
+from remediation.json_producer import commit_when_written
 from remediation.kafka_config import consumer_config, ensure_topics, history_config, producer_config
 from remediation.maintenance import MaintenanceCalendar, MaintenanceWindow
 from remediation.outbox import Outbound, OffsetTracker, Outbox
@@ -304,21 +305,8 @@ class Responder:
     # --- offsets ---------------------------------------------------------------------------
 
     def _commit(self, consumer: Consumer) -> None:
-        positions = self._offsets.committable()
-        if not positions:
-            return
         assert self._audit is not None
-        if self._audit.flush(10.0):
-            log.warning("audit records not yet in Kafka: offset commit postponed")
-            return
-        topic = self.settings.alerts_topic
-        try:
-            consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()],
-                            asynchronous=False)
-        except KafkaException as error:
-            log.warning("offset commit failed, will retry: %s", error.args[0])
-            return
-        self._offsets.committed(positions)
+        commit_when_written(consumer, self.settings.alerts_topic, self._offsets, [self._audit])
 
     # --- rebalancing -----------------------------------------------------------------------
 
