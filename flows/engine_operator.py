@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from bytewax.operators import StatefulBatchLogic
 
@@ -31,13 +32,19 @@ class EngineLogic(StatefulBatchLogic):
         self.slo_file = slo_file
         self.settings = settings
         self.engine: SloEngine | None = SloEngine.restore(resume) if resume is not None else None
+        # A restored engine whose SLO the file no longer has, or defines differently: its open
+        # alerts are resolved at once (`on_notify`), then it is dropped; a redefined SLO starts
+        # afresh, as a new one does, on its next item.
+        self.retiring: tuple[SloEngine, str] | None = None
         if self.engine is not None:
-            _warn_if_redefined(self.engine.spec, slo_file)
+            reason = _retirement_reason(self.engine.spec, slo_file)
+            if reason is not None:
+                self.retiring, self.engine = (self.engine, reason), None
 
     def on_batch(self, values: list[list[tuple]]) -> tuple[list[list[EngineOutput]], bool]:
         """Each value is one list of routed items; all outputs leave as one list."""
+        outputs = self._retire()   # first: a new engine's alerts must follow the old ones' resolves
         engine = self.engine or self._create(values[0][0][1])
-        outputs: list[EngineOutput] = []
         for items in values:
             for item in items:
                 kind = item[0]
@@ -49,18 +56,35 @@ class EngineLogic(StatefulBatchLogic):
                     engine.add_prediction_detail(item[2])
                 elif kind == CLOCK_ITEM:
                     outputs.extend(engine.clock(item[2], item[3]))
-        for output in outputs:
-            if isinstance(output, StatusSnapshot):
-                metrics.record_status(output)
-                if output.drift is not None:
-                    drift_metrics.record_drift(output.key, output.drift)
-            elif isinstance(output, AlertEvent):
-                metrics.labelled(metrics.ALERT_EVENTS, output.key.slo, output.action, output.severity).inc()
+        _record(outputs)
         if outputs:
             # Observability only: the evaluation itself never reads the wall clock.
             metrics.labelled(metrics.EVALUATION_LAG, engine.spec.name).set(time.time() - outputs[-1].event_time)
             return [outputs], False
         return [], False
+
+    def notify_at(self) -> datetime | None:
+        """Now, while a retired engine's alerts are still to be resolved."""
+        return datetime.now(UTC) if self.retiring is not None else None
+
+    def on_notify(self) -> tuple[list[list[EngineOutput]], bool]:
+        """Resolve the retired engine's open alerts; drop this logic (and its saved state) unless
+        a new engine has started meanwhile."""
+        outputs = self._retire()
+        _record(outputs)
+        return ([outputs] if outputs else []), self.engine is None
+
+    def on_eof(self) -> tuple[list[list[EngineOutput]], bool]:
+        outputs = self._retire()   # (a replay that ends before the notification)
+        _record(outputs)
+        return ([outputs] if outputs else []), False
+
+    def _retire(self) -> list[EngineOutput]:
+        if self.retiring is None:
+            return []
+        engine, reason = self.retiring
+        self.retiring = None
+        return list(engine.retire(reason))
 
     def _create(self, slo_name: str) -> SloEngine:
         settings = self.settings
@@ -71,20 +95,37 @@ class EngineLogic(StatefulBatchLogic):
 
     def snapshot(self) -> bytes | None:
         """The engine for the recovery store; None without one (see FlowSettings.recovery)."""
-        if self.engine is None or not self.settings.recovery:
+        engine = self.retiring[0] if self.retiring is not None else self.engine   # retired only once resolved
+        if engine is None or not self.settings.recovery:
             return None
-        return self.engine.snapshot()
+        return engine.snapshot()
 
 
-def _warn_if_redefined(saved: SloSpec, slo_file: SloFile) -> None:
-    """Say so when the SLO file now defines a restored SLO differently: the recovery snapshot's
-    definition stays in force for it (README, Known limitations)."""
+def _record(outputs: list[EngineOutput]) -> None:
+    """The metrics of an engine's outputs."""
+    for output in outputs:
+        if isinstance(output, StatusSnapshot):
+            metrics.record_status(output)
+            if output.drift is not None:
+                drift_metrics.record_drift(output.key, output.drift)
+        elif isinstance(output, AlertEvent):
+            metrics.labelled(metrics.ALERT_EVENTS, output.key.slo, output.action, output.severity).inc()
+
+
+def _retirement_reason(saved: SloSpec, slo_file: SloFile) -> str | None:
+    """Why a restored SLO's engine must go (logged, and the reason of its alerts' resolves), or None
+    when the SLO file still defines the SLO as saved."""
     current = next((spec for spec in slo_file.slos if spec.name == saved.name), None)
-    if current is None or current == saved:
-        return
+    if current == saved:
+        return None
+    if current is None:
+        reason = f"SLO {saved.name!r} was removed from the SLO file"
+        log.warning("%s: its open alerts are resolved and its saved state dropped", reason)
+        return reason
     before, after = saved.model_dump(), current.model_dump()
     changed = ", ".join(f"{name} {before.get(name)!r} -> {after.get(name)!r}"
                         for name in after if before.get(name) != after.get(name))
-    log.warning("SLO %r is defined differently in the SLO file than in its recovery snapshot (%s); the "
-                "snapshot's definition stays in force for it; to apply the new one, give the SLO a new name (its "
-                "windows then start afresh)", saved.name, changed)
+    log.warning("SLO %r is defined differently in the SLO file than in its recovery snapshot (%s): its open "
+                "alerts are resolved and it starts afresh under the new definition (its windows fill again)",
+                saved.name, changed)
+    return f"SLO {saved.name!r} was redefined ({changed}); it starts afresh under the new definition"

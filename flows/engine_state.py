@@ -190,6 +190,14 @@ class SloEngine:
             trackers.append(tracker)
         return trackers
 
+    def retire(self, reason: str) -> list[AlertEvent]:
+        """Resolve every open alert of this SLO (its keys' and its drift warning), for an SLO that
+        left the SLO file or was defined anew: this engine evaluates nothing after."""
+        events = [event for tracker in self.trackers.values() for event in tracker.retire(reason)]
+        if self.drift_alerts is not None:
+            events += self.drift_alerts.retire(reason, self.evaluated_to or 0.0, self.latest_version)
+        return events
+
     def snapshot(self) -> bytes:
         """Immutable recovery snapshot (the trackers pickle compactly, without derived state)."""
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)

@@ -372,6 +372,23 @@ class SloTracker:
             episode_start=tr.episode_start, burn_rates=dict(burns), remediation=remediation,
             last_healthy_version=self.versions.last_healthy(exclude=self.latest_version))
 
+    def retire(self, reason: str) -> list[AlertEvent]:
+        """Resolve this key's open alert, if any, as of its last step: nothing will evaluate the
+        key again (its SLO left the SLO file or was defined anew), and an alert left open would
+        stay open in PagerDuty for good."""
+        episode = self.policy.episode
+        if episode is None:
+            return []
+        self.policy.episode = None
+        last = self.last_snapshot
+        return [AlertEvent(
+            alert_id=episode.alert_id, key=self.key, action="resolve", severity=episode.severity,
+            event_time=last.event_time if last else episode.start, model_version=self.latest_version,
+            estimate=last.estimate if last else None, lower=last.lower if last else None,
+            upper=last.upper if last else None, labels=last.labels if last else 0, reason=reason,
+            rule=episode.rule, metric=self.rules.metric, objective=self.rules.objective,
+            episode_start=episode.start)]
+
     # --- inspection ----------------------------------------------------------------------------
 
     def window_counts(self, seconds: int) -> WindowCounts:

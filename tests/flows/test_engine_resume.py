@@ -1,4 +1,6 @@
-"""A restored SLO engine under an SLO file that now defines the SLO differently."""
+"""A restored SLO engine under an SLO file that now defines the SLO differently, or not at all:
+its open alerts are resolved (an alert left open would stay open in PagerDuty for good), then a
+redefined SLO starts afresh under its new definition and a removed one's state is dropped."""
 
 from __future__ import annotations
 
@@ -6,33 +8,111 @@ import logging
 
 import pytest
 
-from flows.engine_operator import EngineLogic
+from flows.engine_operator import CLOCK_ITEM, JOINED_ITEM, EngineLogic
 from flows.engine_state import SloEngine
 from flows.settings import FlowSettings
+from schemas.joined import JoinedRecord
+from slo.drift.alerting import DriftAlerts
+from slo.drift.monitor import DriftSnapshot
+from slo.snapshots import AlertEvent
 from slo.spec import parse_slo_yaml
 
 SLO = ("slos: [{{name: p, model_id: m, metric: precision, positive_label: 1, objective: {objective},"
        " window: 1h, min_labels: 30}}]")
+OTHER_SLO = "slos: [{name: q, model_id: m, metric: recall, positive_label: 1, objective: 0.9}]"
+T0 = 1_790_000_040.0 // 60 * 60
+SETTINGS = FlowSettings(recovery=True)
 
 
-def saved_engine(objective: float) -> bytes:
-    return SloEngine(parse_slo_yaml(SLO.format(objective=objective)), "p", shards=1, lateness=0.0,
-                     step=60.0).snapshot()
+def label(index: int, correct: bool) -> JoinedRecord:
+    predicted_at = T0 + index * 6.0
+    return JoinedRecord(f"id{index}", "m", "v1", predicted_at, predicted_at + 30, 1, int(correct), 1.0)
 
 
-def test_a_redefined_slo_is_named_with_its_changes_and_keeps_the_saved_definition(
-        caplog: pytest.LogCaptureFixture) -> None:
+def breaching_engine(objective: float = 0.95) -> tuple[SloEngine, str]:
+    """An engine with an open alert (two hours at precision 0.7) and that alert's id."""
+    engine = SloEngine(parse_slo_yaml(SLO.format(objective=objective)), "p", shards=1, lateness=0.0, step=60.0)
+    outputs = []
+    for index in range(1200):
+        engine.add_joined(label(index, correct=index % 10 < 7))
+        outputs += engine.clock("shard-0", T0 + index * 6.0)
+    alerts = [o for o in outputs if isinstance(o, AlertEvent)]
+    assert alerts and alerts[-1].action != "resolve", "the fixture must leave an alert open"
+    return engine, alerts[-1].alert_id
+
+
+def test_a_redefined_slo_resolves_its_open_alert_then_starts_afresh(caplog: pytest.LogCaptureFixture) -> None:
+    saved, alert_id = breaching_engine(objective=0.95)
     with caplog.at_level(logging.WARNING, logger="flows.engine_operator"):
-        logic = EngineLogic(parse_slo_yaml(SLO.format(objective=0.97)), FlowSettings(), saved_engine(0.95))
+        logic = EngineLogic(parse_slo_yaml(SLO.format(objective=0.97)), SETTINGS, saved.snapshot())
 
     [record] = caplog.records
     assert "SLO 'p' is defined differently" in record.getMessage()
     assert "objective 0.95 -> 0.97" in record.getMessage()
-    assert logic.engine is not None and logic.engine.spec.objective == 0.95   # the known limitation
+    assert logic.engine is None and logic.notify_at() is not None
+
+    outputs, discard = logic.on_notify()
+    [[resolve]] = outputs
+    assert (resolve.action, resolve.alert_id, resolve.key.slo) == ("resolve", alert_id, "p")
+    assert "redefined (objective 0.95 -> 0.97)" in resolve.reason
+    assert resolve.to_record()["action"] == "resolve"
+    assert discard, "no new engine yet: the saved state is dropped, the next item starts one afresh"
+    assert logic.notify_at() is None and logic.snapshot() is None
+
+
+def test_items_before_the_notification_follow_the_resolve_and_meet_the_new_definition() -> None:
+    saved, alert_id = breaching_engine(objective=0.95)
+    logic = EngineLogic(parse_slo_yaml(SLO.format(objective=0.97)), SETTINGS, saved.snapshot())
+
+    [outputs], discard = logic.on_batch([[(JOINED_ITEM, "p", label(5000, correct=True)),
+                                          (CLOCK_ITEM, "p", "shard-0", T0 + 5000 * 6.0)]])
+    assert (outputs[0].action, outputs[0].alert_id) == ("resolve", alert_id)
+    assert not any(isinstance(o, AlertEvent) for o in outputs[1:])
+    assert not discard and logic.engine is not None and logic.engine.spec.objective == 0.97
+    assert logic.on_notify() == ([], False)   # resolved once only
+
+
+def test_a_removed_slo_resolves_its_open_alert_and_drops_its_state(caplog: pytest.LogCaptureFixture) -> None:
+    saved, alert_id = breaching_engine()
+    with caplog.at_level(logging.WARNING, logger="flows.engine_operator"):
+        logic = EngineLogic(parse_slo_yaml(OTHER_SLO), SETTINGS, saved.snapshot())
+
+    assert "SLO 'p' was removed from the SLO file" in caplog.records[0].getMessage()
+    [[resolve]], discard = logic.on_notify()
+    assert (resolve.action, resolve.alert_id) == ("resolve", alert_id)
+    assert resolve.reason == "SLO 'p' was removed from the SLO file"
+    assert discard
+
+
+def test_the_saved_state_is_kept_until_the_resolves_are_out() -> None:
+    """A crash before the notification restores the old engine again, and it is retired then."""
+    saved, alert_id = breaching_engine()
+    logic = EngineLogic(parse_slo_yaml(OTHER_SLO), SETTINGS, saved.snapshot())
+    still_saved = SloEngine.restore(logic.snapshot())
+    assert [event.alert_id for event in still_saved.retire("test")] == [alert_id]
+
+
+def test_a_replay_that_ends_first_still_resolves() -> None:
+    saved, alert_id = breaching_engine()
+    logic = EngineLogic(parse_slo_yaml(OTHER_SLO), SETTINGS, saved.snapshot())
+    [[resolve]], _ = logic.on_eof()
+    assert resolve.alert_id == alert_id and logic.on_notify() == ([], True)
 
 
 def test_an_unchanged_slo_restores_silently(caplog: pytest.LogCaptureFixture) -> None:
+    saved, _ = breaching_engine(objective=0.95)
     with caplog.at_level(logging.WARNING, logger="flows.engine_operator"):
-        EngineLogic(parse_slo_yaml(SLO.format(objective=0.95)), FlowSettings(), saved_engine(0.95))
+        logic = EngineLogic(parse_slo_yaml(SLO.format(objective=0.95)), SETTINGS, saved.snapshot())
 
     assert caplog.records == []
+    assert logic.engine is not None and logic.notify_at() is None
+
+
+def test_a_retired_drift_warning_resolves() -> None:
+    spec = parse_slo_yaml("slos: [{name: p, model_id: m, metric: precision, positive_label: 1, objective: 0.95,"
+                          " drift: {}}]").slos[0]
+    alerts = DriftAlerts(spec)
+    [trigger] = alerts.update(DriftSnapshot(T0, "warning", "score drifted", {}, {}), "v3")
+    [resolve] = alerts.retire("SLO 'p' was removed from the SLO file", T0 + 600, "v3")
+    assert (resolve.action, resolve.alert_id, resolve.dedup_key) == ("resolve", trigger.alert_id, "p/m#drift")
+    assert resolve.event_time == T0 + 600 and alerts.retire("again", T0 + 900, "v3") == []

@@ -15,6 +15,7 @@ from simulator.runner import run_simulation
 from simulator.scenarios import precision_drop
 from simulator.streams import TrafficGenerator
 from tests.flows.cli_monitor import (
+    SLO_FILE,
     alert_sequence,
     alerts,
     finish,
@@ -85,6 +86,29 @@ def test_a_recovery_store_of_two_processes_resumes_in_one(kafka_bootstrap, tmp_p
     assert written_by_two < len(read_all(kafka_bootstrap, reference.status)), "the stop came too late"
     assert last_status_per_key(kafka_bootstrap, resumed.status) == last_status_per_key(kafka_bootstrap, reference.status)
     assert alert_sequence(alerts(kafka_bootstrap, resumed.alerts)) == alert_sequence(alerts(kafka_bootstrap, reference.alerts))
+
+
+def test_an_slo_redefined_across_a_restart_resolves_its_open_alerts_and_starts_afresh(kafka_bootstrap, tmp_path):
+    inputs, outputs = monitor_topics(), monitor_topics()
+    breach = precision_drop(FAST_LABELS, change_at=5 * HOUR, precision_after=0.85)   # no recovery
+    write_traffic(kafka_bootstrap, inputs, breach, hours=8, rate=8000, partitions=4)
+    recovery = ("--recovery-dir", str(tmp_path / "rec"), "--snapshot-interval", "1")
+    finish(start(run_command(kafka_bootstrap, inputs, outputs, "--until-end", *recovery)))
+    before = alerts(kafka_bootstrap, outputs.alerts)
+    resolved = {r["alert_id"] for r in before if r["action"] == "resolve"}
+    still_open = {r["alert_id"] for r in before} - resolved
+    assert still_open, "the breach must leave alerts open"
+
+    redefined = tmp_path / "slos.yaml"
+    redefined.write_text(SLO_FILE.read_text().replace("objective: 0.95", "objective: 0.96"))
+    stderr = finish(start(run_command(kafka_bootstrap, inputs, outputs, "--until-end", *recovery,
+                                      "--config", str(redefined))))
+
+    assert "defined differently" in stderr and "objective 0.95 -> 0.96" in stderr
+    seen = {(r["alert_id"], r["action"]) for r in before}
+    new = [r for r in alerts(kafka_bootstrap, outputs.alerts) if (r["alert_id"], r["action"]) not in seen]
+    assert sorted(r["alert_id"] for r in new) == sorted(still_open)   # each open alert resolved once
+    assert all(r["action"] == "resolve" and "redefined (objective 0.95 -> 0.96)" in r["reason"] for r in new)
 
 
 def test_replay_of_recorded_days_alerts_like_the_live_run(kafka_bootstrap):
