@@ -44,8 +44,8 @@ from pydantic import (
 from slo import defaults
 from slo.drift.config import DriftSpec
 from slo.durations import format_duration, parse_duration
-from slo.spec_fields import Duration, Probability, SpecModel, whole_number
 from slo.spec_errors import PathPart, SloSpecError, SpecProblem, did_you_mean
+from slo.spec_fields import Duration, Probability, SpecModel, whole_number
 from slo.yaml_source import LineMap, compose_yaml
 
 Severity = Literal["critical", "error", "warning", "info"]
