@@ -17,7 +17,7 @@ from flows import drift_metrics, metrics
 from flows.engine_state import EngineOutput, SloEngine
 from flows.settings import FlowSettings
 from slo.snapshots import AlertEvent, StatusSnapshot
-from slo.spec import SloFile, SloSpec
+from slo.spec import SloFile
 
 JOINED_ITEM = "j"       # (JOINED_ITEM, slo_name, JoinedRecord)
 PREDICTIONS_ITEM = "n"  # (PREDICTIONS_ITEM, slo_name, (model_id, segment, minute, count))
@@ -37,7 +37,7 @@ class EngineLogic(StatefulBatchLogic):
         # afresh, as a new one does, on its next item.
         self.retiring: tuple[SloEngine, str] | None = None
         if self.engine is not None:
-            reason = _retirement_reason(self.engine.spec, slo_file)
+            reason = _retirement_reason(self.engine, slo_file)
             if reason is not None:
                 self.retiring, self.engine = (self.engine, reason), None
 
@@ -112,9 +112,16 @@ def _record(outputs: list[EngineOutput]) -> None:
             metrics.labelled(metrics.ALERT_EVENTS, output.key.slo, output.action, output.severity).inc()
 
 
-def _retirement_reason(saved: SloSpec, slo_file: SloFile) -> str | None:
-    """Why a restored SLO's engine must go (logged, and the reason of its alerts' resolves), or None
-    when the SLO file still defines the SLO as saved."""
+# Fields that change only what is done about an alert, not what is evaluated: a restored engine
+# takes a definition that differs in nothing else as it is, windows and open alerts included.
+ACTION_FIELDS = frozenset({"remediation", "description", "diagnostics"})
+
+
+def _retirement_reason(engine: SloEngine, slo_file: SloFile) -> str | None:
+    """Why a restored SLO's engine must go (logged, and the reason of its alerts' resolves); None
+    when the SLO file defines the SLO as saved, or differently only in its `ACTION_FIELDS`, which
+    the engine then adopts."""
+    saved = engine.spec
     current = next((spec for spec in slo_file.slos if spec.name == saved.name), None)
     if current == saved:
         return None
@@ -123,9 +130,14 @@ def _retirement_reason(saved: SloSpec, slo_file: SloFile) -> str | None:
         log.warning("%s: its open alerts are resolved and its saved state dropped", reason)
         return reason
     before, after = saved.model_dump(), current.model_dump()
-    changed = ", ".join(f"{name} {before.get(name)!r} -> {after.get(name)!r}"
-                        for name in after if before.get(name) != after.get(name))
+    changed = {name: (before.get(name), after.get(name)) for name in after if before.get(name) != after.get(name)}
+    words = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
+    if changed.keys() <= ACTION_FIELDS:
+        engine.adopt(slo_file, current)
+        log.info("SLO %r: the new %s taken over (%s); its windows and alerts go on", saved.name,
+                 " and ".join(changed), words)
+        return None
     log.warning("SLO %r is defined differently in the SLO file than in its recovery snapshot (%s): its open "
                 "alerts are resolved and it starts afresh under the new definition (its windows fill again)",
-                saved.name, changed)
-    return f"SLO {saved.name!r} was redefined ({changed}); it starts afresh under the new definition"
+                saved.name, words)
+    return f"SLO {saved.name!r} was redefined ({words}); it starts afresh under the new definition"

@@ -190,6 +190,21 @@ class SloEngine:
             trackers.append(tracker)
         return trackers
 
+    def adopt(self, slo_file: SloFile, spec: SloSpec) -> None:
+        """Take `spec`, which differs from this engine's only in what is done about alerts (its
+        remediation, description, diagnostics): nothing it evaluates changes."""
+        self.slo_file, self.spec = slo_file, spec
+        for tracker in self.trackers.values():
+            tracker.spec = spec   # (its remediation rides on its alerts)
+        if self.drift_alerts is not None:
+            self.drift_alerts.spec = spec
+        if not spec.keeps_diagnostics:
+            self.sketch = None
+        elif self.sketch is None:
+            self.sketch = DiagnosticSketch(spec)   # from now on
+        else:
+            self.sketch.spec = spec
+
     def retire(self, reason: str) -> list[AlertEvent]:
         """Resolve every open alert of this SLO (its keys' and its drift warning), for an SLO that
         left the SLO file or was defined anew: this engine evaluates nothing after."""

@@ -116,3 +116,21 @@ def test_a_retired_drift_warning_resolves() -> None:
     [resolve] = alerts.retire("SLO 'p' was removed from the SLO file", T0 + 600, "v3")
     assert (resolve.action, resolve.alert_id, resolve.dedup_key) == ("resolve", trigger.alert_id, "p/m#drift")
     assert resolve.event_time == T0 + 600 and alerts.retire("again", T0 + 900, "v3") == []
+
+
+def test_a_new_remediation_is_taken_over_with_the_windows_and_the_open_alert(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Only what is done about alerts changed: nothing evaluated changes, so nothing restarts."""
+    saved, alert_id = breaching_engine(objective=0.95)
+    edited = SLO.format(objective=0.95).replace("min_labels: 30", "min_labels: 30, remediation: {critical: [rollback, diagnostic_report]}")
+    with caplog.at_level(logging.INFO, logger="flows.engine_operator"):
+        logic = EngineLogic(parse_slo_yaml(edited), SETTINGS, saved.snapshot())
+
+    assert logic.notify_at() is None and logic.engine is not None
+    assert "the new remediation taken over" in caplog.records[0].getMessage()
+    assert all(tracker.spec.remediation == {"critical": ("rollback", "diagnostic_report")}
+               for tracker in logic.engine.trackers.values())
+    assert saved.sketch is None and logic.engine.sketch is not None   # diagnostics from now on
+    [whole_model] = logic.engine.trackers.values()
+    assert whole_model.policy.episode is not None and whole_model.policy.episode.alert_id == alert_id
+    assert [event.alert_id for event in logic.engine.retire("test")] == [alert_id]
