@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
 
@@ -17,7 +18,7 @@ from flows import drift_metrics, metrics
 from flows.engine_state import EngineOutput, SloEngine
 from flows.settings import FlowSettings
 from slo.snapshots import AlertEvent, StatusSnapshot
-from slo.spec import SloFile
+from slo.spec import SloFile, SloSpec
 
 JOINED_ITEM = "j"       # (JOINED_ITEM, slo_name, JoinedRecord)
 PREDICTIONS_ITEM = "n"  # (PREDICTIONS_ITEM, slo_name, (model_id, segment, minute, count))
@@ -26,20 +27,30 @@ DETAIL_ITEM = "d"       # (DETAIL_ITEM, slo_name, Prediction): SLOs with drift o
 
 log = logging.getLogger(__name__)
 
+# Fields that change only what is done about an alert, not what is evaluated: a restored engine
+# adopts a definition that differs in nothing else, windows and open alerts included.
+ACTION_FIELDS = frozenset({"remediation", "description", "diagnostics"})
+
 
 class EngineLogic(StatefulBatchLogic):
     def __init__(self, slo_file: SloFile, settings: FlowSettings, resume: bytes | None) -> None:
         self.slo_file = slo_file
         self.settings = settings
         self.engine: SloEngine | None = SloEngine.restore(resume) if resume is not None else None
-        # A restored engine whose SLO the file no longer has, or defines differently: its open
-        # alerts are resolved at once (`on_notify`), then it is dropped; a redefined SLO starts
-        # afresh, as a new one does, on its next item.
+        # A restored engine whose SLO the file no longer has, or defines differently beyond its
+        # ACTION_FIELDS (those it adopts): its open alerts are resolved at once (`on_notify`),
+        # then it is dropped; a redefined SLO starts afresh, as a new one does, on its next item.
         self.retiring: tuple[SloEngine, str] | None = None
         if self.engine is not None:
-            reason = _retirement_reason(self.engine, slo_file)
-            if reason is not None:
-                self.retiring, self.engine = (self.engine, reason), None
+            saved = self.engine.spec
+            current = next((spec for spec in slo_file.slos if spec.name == saved.name), None)
+            changes = _changes(saved, current)
+            if current is None or not changes.keys() <= ACTION_FIELDS:
+                self.retiring, self.engine = (self.engine, _retirement_reason(saved.name, changes)), None
+            elif changes:
+                self.engine.adopt(slo_file, current)
+                log.info("SLO %r: the new %s taken over (%s); its windows and alerts go on", saved.name,
+                         " and ".join(changes), _described(changes))
 
     def on_batch(self, values: list[list[tuple]]) -> tuple[list[list[EngineOutput]], bool]:
         """Each value is one list of routed items; all outputs leave as one list."""
@@ -112,32 +123,25 @@ def _record(outputs: list[EngineOutput]) -> None:
             metrics.labelled(metrics.ALERT_EVENTS, output.key.slo, output.action, output.severity).inc()
 
 
-# Fields that change only what is done about an alert, not what is evaluated: a restored engine
-# takes a definition that differs in nothing else as it is, windows and open alerts included.
-ACTION_FIELDS = frozenset({"remediation", "description", "diagnostics"})
+def _changes(saved: SloSpec, current: SloSpec | None) -> dict[str, tuple[Any, Any]]:
+    """The fields the SLO file now gives the restored SLO differently: name -> (saved, now)."""
+    if current is None or current == saved:
+        return {}
+    before, after = saved.model_dump(), current.model_dump()
+    return {name: (before.get(name), after.get(name)) for name in after if before.get(name) != after.get(name)}
 
 
-def _retirement_reason(engine: SloEngine, slo_file: SloFile) -> str | None:
-    """Why a restored SLO's engine must go (logged, and the reason of its alerts' resolves); None
-    when the SLO file defines the SLO as saved, or differently only in its `ACTION_FIELDS`, which
-    the engine then adopts."""
-    saved = engine.spec
-    current = next((spec for spec in slo_file.slos if spec.name == saved.name), None)
-    if current == saved:
-        return None
-    if current is None:
-        reason = f"SLO {saved.name!r} was removed from the SLO file"
+def _described(changes: dict[str, tuple[Any, Any]]) -> str:
+    return ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changes.items())
+
+
+def _retirement_reason(name: str, changes: dict[str, tuple[Any, Any]]) -> str:
+    """Logged, and the reason of the resolves of a retired SLO's open alerts (no changes: removed)."""
+    if not changes:
+        reason = f"SLO {name!r} was removed from the SLO file"
         log.warning("%s: its open alerts are resolved and its saved state dropped", reason)
         return reason
-    before, after = saved.model_dump(), current.model_dump()
-    changed = {name: (before.get(name), after.get(name)) for name in after if before.get(name) != after.get(name)}
-    words = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
-    if changed.keys() <= ACTION_FIELDS:
-        engine.adopt(slo_file, current)
-        log.info("SLO %r: the new %s taken over (%s); its windows and alerts go on", saved.name,
-                 " and ".join(changed), words)
-        return None
     log.warning("SLO %r is defined differently in the SLO file than in its recovery snapshot (%s): its open "
                 "alerts are resolved and it starts afresh under the new definition (its windows fill again)",
-                saved.name, words)
-    return f"SLO {saved.name!r} was redefined ({words}); it starts afresh under the new definition"
+                name, _described(changes))
+    return f"SLO {name!r} was redefined ({_described(changes)}); it starts afresh under the new definition"
