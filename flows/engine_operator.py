@@ -38,15 +38,17 @@ class EngineLogic(StatefulBatchLogic):
         self.settings = settings
         self.engine: SloEngine | None = SloEngine.restore(resume) if resume is not None else None
         # A restored engine whose SLO the file no longer has, or defines differently beyond its
-        # ACTION_FIELDS (those it adopts): its open alerts are resolved at once (`on_notify`),
-        # then it is dropped; a redefined SLO starts afresh, as a new one does, on its next item.
+        # ACTION_FIELDS (those it adopts), is retired: its open alerts are resolved at once
+        # (`on_notify`). A removed SLO's state is then dropped; a redefined one goes on in an
+        # engine for its new definition, with the counts that still mean the same.
         self.retiring: tuple[SloEngine, str] | None = None
         if self.engine is not None:
             saved = self.engine.spec
             current = next((spec for spec in slo_file.slos if spec.name == saved.name), None)
             changes = _changes(saved, current)
             if current is None or not changes.keys() <= ACTION_FIELDS:
-                self.retiring, self.engine = (self.engine, _retirement_reason(saved.name, changes)), None
+                self.retiring = (self.engine, _retirement_reason(saved.name, changes))
+                self.engine = None if current is None else self.engine.redefined(slo_file, current)
             elif changes:
                 self.engine.adopt(slo_file, current)
                 log.info("SLO %r: the new %s taken over (%s); its windows and alerts go on", saved.name,
@@ -142,6 +144,7 @@ def _retirement_reason(name: str, changes: dict[str, tuple[Any, Any]]) -> str:
         log.warning("%s: its open alerts are resolved and its saved state dropped", reason)
         return reason
     log.warning("SLO %r is defined differently in the SLO file than in its recovery snapshot (%s): its open "
-                "alerts are resolved and it starts afresh under the new definition (its windows fill again)",
+                "alerts are resolved, and it goes on under the new definition with its label counts where they "
+                "are counted the same way; its alert state, tests and compliance start afresh",
                 name, _described(changes))
-    return f"SLO {name!r} was redefined ({_described(changes)}); it starts afresh under the new definition"
+    return f"SLO {name!r} was redefined ({_described(changes)}); its alerts start afresh under the new definition"

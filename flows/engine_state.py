@@ -205,6 +205,25 @@ class SloEngine:
         else:
             self.sketch.spec = spec
 
+    def redefined(self, slo_file: SloFile, spec: SloSpec) -> SloEngine:
+        """An engine for `spec`, a new definition of this SLO, that goes on from this one's clocks
+        and held inputs, and keeps each key's counts where they are counted the same way
+        (`SloTracker.keep_counts_of`) and the drift monitor's data where its settings are the same.
+        Alert states, tests and compliance start afresh (`retire` resolves this engine's alerts)."""
+        new = SloEngine(slo_file, spec.name, self.shards, self.lateness, self.step)
+        new.waiting, new.clocks, new.evaluated_to = self.waiting, self.clocks, self.evaluated_to
+        new.late_labels, new._sequence, new.latest_version = self.late_labels, self._sequence, self.latest_version
+        if spec.segments == self.spec.segments:   # else other keys: counts come again
+            for key, old in self.trackers.items():
+                tracker = SloTracker(spec, key.segment, key)
+                if tracker.keep_counts_of(old):
+                    new.trackers[key] = tracker
+        same = (self.spec.model_id, self.spec.metric, self.spec.positive_label, self.spec.min_labels)
+        if new.drift is not None and self.drift is not None and spec.drift == self.spec.drift and same == (
+                spec.model_id, spec.metric, spec.positive_label, spec.min_labels):
+            new.drift, new.latest_drift = self.drift, self.latest_drift
+        return new
+
     def retire(self, reason: str) -> list[AlertEvent]:
         """Resolve every open alert of this SLO (its keys' and its drift warning), for an SLO that
         left the SLO file or was defined anew: this engine evaluates nothing after."""

@@ -372,6 +372,31 @@ class SloTracker:
             episode_start=tr.episode_start, burn_rates=dict(burns), remediation=remediation,
             last_healthy_version=self.versions.last_healthy(exclude=self.latest_version))
 
+    def keep_counts_of(self, old: SloTracker) -> bool:
+        """Take over `old`'s label and prediction counts (and where its evaluation stood) when this
+        tracker counts labels the way it did: same model, metric and positive label, and a bucket
+        ring of the same shape. Its alert state, sequential tests and compliance stay fresh: they
+        belong to the old definition. Returns whether the counts were kept.
+
+        A redefined SLO (e.g. a new objective) so judges the window it already has at once,
+        instead of reporting insufficient data until the window fills again.
+        """
+        before, now = old.spec, self.spec
+        ring = self.ring
+        if ((before.model_id, before.metric, before.positive_label) != (now.model_id, now.metric, now.positive_label)
+                or (old.ring.width, old.ring.span, old.ring.size) != (ring.width, ring.span, ring.size)):
+            return False
+        self.ring = old.ring
+        self.last_step = old.last_step
+        self.latest_version, self._latest_time = old.latest_version, old._latest_time
+        self.predictions_seen, self.predictions_dropped = old.predictions_seen, old.predictions_dropped
+        versions = old.versions
+        if (versions.timeslice, versions.metric) == (self.versions.timeslice, self.versions.metric):
+            # verdicts already given stand; slices still open are judged by the new objective
+            versions.objective, versions.min_labels = self.rules.objective, self.rules.min_labels
+            self.versions = versions
+        return True
+
     def retire(self, reason: str) -> list[AlertEvent]:
         """Resolve this key's open alert, if any, as of its last step: nothing will evaluate the
         key again (its SLO left the SLO file or was defined anew), and an alert left open would

@@ -1,6 +1,7 @@
 """A restored SLO engine under an SLO file that now defines the SLO differently, or not at all:
 its open alerts are resolved (an alert left open would stay open in PagerDuty for good), then a
-redefined SLO starts afresh under its new definition and a removed one's state is dropped."""
+redefined SLO goes on under its new definition with the counts that still mean the same, and a
+removed one's state is dropped."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from flows.settings import FlowSettings
 from schemas.joined import JoinedRecord
 from slo.drift.alerting import DriftAlerts
 from slo.drift.monitor import DriftSnapshot
-from slo.snapshots import AlertEvent
+from slo.snapshots import AlertEvent, StatusSnapshot
 from slo.spec import parse_slo_yaml
 
 SLO = ("slos: [{{name: p, model_id: m, metric: precision, positive_label: 1, objective: {objective},"
@@ -41,7 +42,8 @@ def breaching_engine(objective: float = 0.95) -> tuple[SloEngine, str]:
     return engine, alerts[-1].alert_id
 
 
-def test_a_redefined_slo_resolves_its_open_alert_then_starts_afresh(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_redefined_slo_resolves_its_open_alert_and_judges_its_window_by_the_new_definition(
+        caplog: pytest.LogCaptureFixture) -> None:
     saved, alert_id = breaching_engine(objective=0.95)
     with caplog.at_level(logging.WARNING, logger="flows.engine_operator"):
         logic = EngineLogic(parse_slo_yaml(SLO.format(objective=0.97)), SETTINGS, saved.snapshot())
@@ -49,15 +51,32 @@ def test_a_redefined_slo_resolves_its_open_alert_then_starts_afresh(caplog: pyte
     [record] = caplog.records
     assert "SLO 'p' is defined differently" in record.getMessage()
     assert "objective 0.95 -> 0.97" in record.getMessage()
-    assert logic.engine is None and logic.notify_at() is not None
+    assert logic.notify_at() is not None
 
     outputs, discard = logic.on_notify()
     [[resolve]] = outputs
     assert (resolve.action, resolve.alert_id, resolve.key.slo) == ("resolve", alert_id, "p")
     assert "redefined (objective 0.95 -> 0.97)" in resolve.reason
-    assert resolve.to_record()["action"] == "resolve"
-    assert discard, "no new engine yet: the saved state is dropped, the next item starts one afresh"
-    assert logic.notify_at() is None and logic.snapshot() is None
+    assert not discard and logic.notify_at() is None
+
+    # The next step judges the labels already counted by the new objective: no empty window to
+    # fill, and the breach, still there, is a new alert of the new definition.
+    [outputs], _ = logic.on_batch([[(CLOCK_ITEM, "p", "shard-0", T0 + 1260 * 6.0)]])
+    status = [o for o in outputs if isinstance(o, StatusSnapshot)][-1]
+    assert status.objective == 0.97 and status.labels > 300 and status.state == "breached"
+    later = []
+    for index in range(1261, 1400):   # no labels since: the window still holds the breach
+        batches, _ = logic.on_batch([[(CLOCK_ITEM, "p", "shard-0", T0 + index * 6.0)]])
+        later += [output for batch in batches for output in batch]
+    triggers = [o for o in outputs + later if isinstance(o, AlertEvent) and o.action == "trigger"]
+    assert triggers and triggers[0].alert_id != alert_id and triggers[0].objective == 0.97
+
+
+def test_what_is_no_longer_counted_the_same_way_starts_afresh() -> None:
+    saved, _ = breaching_engine()
+    recall = SLO.format(objective=0.95).replace("metric: precision", "metric: recall")
+    logic = EngineLogic(parse_slo_yaml(recall), SETTINGS, saved.snapshot())
+    assert logic.engine is not None and logic.engine.trackers == {}   # keys come again with new labels
 
 
 def test_items_before_the_notification_follow_the_resolve_and_meet_the_new_definition() -> None:
@@ -67,7 +86,7 @@ def test_items_before_the_notification_follow_the_resolve_and_meet_the_new_defin
     [outputs], discard = logic.on_batch([[(JOINED_ITEM, "p", label(5000, correct=True)),
                                           (CLOCK_ITEM, "p", "shard-0", T0 + 5000 * 6.0)]])
     assert (outputs[0].action, outputs[0].alert_id) == ("resolve", alert_id)
-    assert not any(isinstance(o, AlertEvent) for o in outputs[1:])
+    assert all(o.objective == 0.97 for o in outputs[1:])
     assert not discard and logic.engine is not None and logic.engine.spec.objective == 0.97
     assert logic.on_notify() == ([], False)   # resolved once only
 
@@ -134,3 +153,15 @@ def test_a_new_remediation_is_taken_over_with_the_windows_and_the_open_alert(
     [whole_model] = logic.engine.trackers.values()
     assert whole_model.policy.episode is not None and whole_model.policy.episode.alert_id == alert_id
     assert [event.alert_id for event in logic.engine.retire("test")] == [alert_id]
+
+
+def test_the_drift_monitor_goes_on_while_its_settings_stay() -> None:
+    drift = ("slos: [{{name: p, model_id: m, metric: precision, positive_label: 1, objective: {objective},"
+             " drift: {{window: {window}}}}}]")
+    engine = SloEngine(parse_slo_yaml(drift.format(objective=0.95, window="24h")), "p", shards=1, lateness=0.0,
+                       step=60.0)
+    new_objective = parse_slo_yaml(drift.format(objective=0.97, window="24h"))
+    assert engine.redefined(new_objective, new_objective.slos[0]).drift is engine.drift
+    new_window = parse_slo_yaml(drift.format(objective=0.95, window="12h"))
+    fresh = engine.redefined(new_window, new_window.slos[0]).drift
+    assert fresh is not None and fresh is not engine.drift

@@ -88,7 +88,7 @@ def test_a_recovery_store_of_two_processes_resumes_in_one(kafka_bootstrap, tmp_p
     assert alert_sequence(alerts(kafka_bootstrap, resumed.alerts)) == alert_sequence(alerts(kafka_bootstrap, reference.alerts))
 
 
-def test_an_slo_redefined_across_a_restart_resolves_its_open_alerts_and_starts_afresh(kafka_bootstrap, tmp_path):
+def test_an_slo_redefined_across_a_restart_resolves_its_open_alerts(kafka_bootstrap, tmp_path):
     inputs, outputs = monitor_topics(), monitor_topics()
     breach = precision_drop(FAST_LABELS, change_at=5 * HOUR, precision_after=0.85)   # no recovery
     write_traffic(kafka_bootstrap, inputs, breach, hours=8, rate=8000, partitions=4)
