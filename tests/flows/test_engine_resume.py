@@ -6,6 +6,7 @@ removed one's state is dropped."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 
@@ -22,7 +23,7 @@ SLO = ("slos: [{{name: p, model_id: m, metric: precision, positive_label: 1, obj
        " window: 1h, min_labels: 30}}]")
 OTHER_SLO = "slos: [{name: q, model_id: m, metric: recall, positive_label: 1, objective: 0.9}]"
 T0 = 1_790_000_040.0 // 60 * 60
-SETTINGS = FlowSettings(recovery=True)
+SETTINGS = FlowSettings(recovery=True, shards=1)   # (the routed items below carry one shard clock)
 
 
 def label(index: int, correct: bool) -> JoinedRecord:
@@ -165,3 +166,35 @@ def test_the_drift_monitor_goes_on_while_its_settings_stay() -> None:
     new_window = parse_slo_yaml(drift.format(objective=0.95, window="12h"))
     fresh = engine.redefined(new_window, new_window.slos[0]).drift
     assert fresh is not None and fresh is not engine.drift
+
+
+def test_with_bytewax_a_removed_slo_is_resolved_at_the_restart_and_then_forgotten(tmp_path) -> None:
+    """Bytewax builds the restored logic at start even though no item comes for it, calls
+    `on_notify`, and drops the state of a discarded logic from the recovery store."""
+    import bytewax.operators as op
+    from bytewax.dataflow import Dataflow
+    from bytewax.recovery import RecoveryConfig, init_db_dir
+    from bytewax.testing import TestingSink, TestingSource, run_main
+
+    init_db_dir(tmp_path, 1)
+    items = []
+    for index in range(1200):   # the breach of `breaching_engine`, as routed items of SLO "p"
+        items.append(("p", [(JOINED_ITEM, "p", label(index, correct=index % 10 < 7)),
+                            (CLOCK_ITEM, "p", "shard-0", T0 + index * 6.0)]))
+
+    def run(slo_text: str) -> list:
+        flow = Dataflow("engine-resume")
+        routed = op.input("in", flow, TestingSource(items))
+        engine = op.stateful_batch("engine", routed, lambda resume: EngineLogic(parse_slo_yaml(slo_text),
+                                                                                 SETTINGS, resume))
+        outputs: list = []
+        op.output("out", engine, TestingSink(outputs))
+        run_main(flow, epoch_interval=timedelta(seconds=0), recovery_config=RecoveryConfig(tmp_path))
+        return [event for _, batch in outputs for event in batch if isinstance(event, AlertEvent)]
+
+    first = run(SLO.format(objective=0.95))
+    open_ids = {a.alert_id for a in first} - {a.alert_id for a in first if a.action == "resolve"}
+    assert open_ids
+    resolves = run(OTHER_SLO)   # "p" removed; the input has nothing new
+    assert {(a.alert_id, a.action) for a in resolves} == {(alert_id, "resolve") for alert_id in open_ids}
+    assert run(OTHER_SLO) == []   # its state is gone: nothing to resolve again
