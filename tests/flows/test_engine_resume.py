@@ -142,7 +142,8 @@ def test_a_new_remediation_is_taken_over_with_the_windows_and_the_open_alert(
         caplog: pytest.LogCaptureFixture) -> None:
     """Only what is done about alerts changed: nothing evaluated changes, so nothing restarts."""
     saved, alert_id = breaching_engine(objective=0.95)
-    edited = SLO.format(objective=0.95).replace("min_labels: 30", "min_labels: 30, remediation: {critical: [rollback, diagnostic_report]}")
+    edited = SLO.format(objective=0.95).replace(
+        "min_labels: 30", "min_labels: 30, remediation: {critical: [rollback, diagnostic_report]}")
     with caplog.at_level(logging.INFO, logger="flows.engine_operator"):
         logic = EngineLogic(parse_slo_yaml(edited), SETTINGS, saved.snapshot())
 
