@@ -50,7 +50,6 @@ from remediation.action_handler import ActionFailed, ActionHandler, ActionUnavai
 from remediation.alert_record import Alert, InvalidAlert, parse_alert
 from remediation.audit import AuditRecord, AuditSink, KafkaAuditSink
 from remediation.change_events import ChangeEventSender
-from remediation.delivery import HttpRetryPolicy
 from remediation.executor_kafka import ensure_compacted_topic, read_history
 from remediation.guardrails import DAY, DONE, DRY_RUN, FAILED, PROPOSED, SKIPPED, ActionLedger, LedgerEntry, decide
 from remediation.json_producer import JsonProducer, commit_when_written
@@ -59,12 +58,12 @@ from remediation.model_control import Webhook
 from remediation.model_registry import MlflowRegistry, cap_client_retries, load_credential_files
 from remediation.outbox import OffsetTracker
 from remediation.playbook_config import DIAGNOSTIC_REPORT, RAISE_REVIEW_SAMPLING, ROLLBACK, Playbook, PlaybookConfig
-from remediation.rate_limit import Backoff
 from remediation.report.feed import DEFAULT_DIAGNOSTICS_TOPIC, DiagnosticsFeed
 from remediation.report.handler import DiagnosticReportHandler
 from remediation.review_sampling_raise import RaiseSamplingHandler, Raise, SamplingRaises
 from remediation.rollback import RollbackHandler
 from remediation.routing_keys import RoutingConfig, RoutingKeys
+from remediation.service_settings import AlertServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -76,34 +75,22 @@ _POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
-class ExecutorSettings:
+class ExecutorSettings(AlertServiceSettings):
     """Everything the executor needs; defaults follow CONTRACT.md."""
 
-    bootstrap_servers: str = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
-    alerts_topic: str = "slo-alerts"
-    actions_topic: str = "remediation-actions"
+    group_id: str = "slo-monitor-executor"
     review_sampling_topic: str = "review-sampling"
     model_control_topic: str = "model-control"
-    group_id: str = "slo-monitor-executor"
-    instance_id: str | None = None                 # static group membership (fast restarts)
-    kafka_config: Mapping[str, str] = field(default_factory=dict)
     playbooks: PlaybookConfig = field(default_factory=PlaybookConfig)
     tracking_uri: str | None = field(default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI") or None)
     mlflow_http_retries: int | None = None         # None: MLflow's env, else 2
     mlflow_http_timeout: int | None = None         # seconds per request; None: env, else 15
     routing: RoutingConfig | None = None           # PagerDuty keys for change events; None: from the environment
-    events_url: str | None = field(default_factory=lambda: os.environ.get("PAGERDUTY_EVENTS_URL") or None)
-    ca_bundle: str | None = field(default_factory=lambda: os.environ.get("PAGERDUTY_CA_BUNDLE") or None)
     change_events: bool = True                     # send PagerDuty change events on rollback
-    http_retry: HttpRetryPolicy = HttpRetryPolicy()
     webhook_url: str | None = field(default_factory=lambda: os.environ.get("SLO_MONITOR_ROLLBACK_WEBHOOK") or None)
     webhook_ca_bundle: str | None = None
-    backoff: Backoff = Backoff()                   # between attempts of an action whose dependency is down
     give_up_after: float = 600.0                   # seconds of failed attempts before an action is failed
     history: float = 7 * DAY                       # seconds of remediation-actions read back at start
-    max_pending: int = 1000                        # jobs waiting before consumption pauses
-    create_topics: bool = True
-    topic_partitions: int = 4
     # diagnostic reports (remediation/report): off unless a directory is given
     reports_dir: str | None = None                 # writes <dir>/<alert_id>.html and .json
     diagnostics_topic: str = DEFAULT_DIAGNOSTICS_TOPIC   # summaries from the monitor, keyed by alert id

@@ -20,13 +20,12 @@ from typing import Any
 
 from remediation.delivery import normalize_events_url
 from remediation.executor import Executor, ExecutorSettings
-from remediation.playbook_config import PlaybookConfig, PlaybookConfigError, load_playbook_config
+from remediation.playbook_config import PlaybookConfig, load_playbook_config
 from remediation.rate_limit import Backoff
 from remediation.report.feed import DEFAULT_DIAGNOSTICS_TOPIC
 from remediation.report.files import DEFAULT_REPORTS_DIR
 from remediation.responder_cli import add_kafka_arguments, kafka_settings
-from remediation.routing_keys import RoutingConfigError, install_redaction
-from remediation.service_thread import configure_logging, run_in_foreground
+from remediation.service_thread import run_command
 
 log = logging.getLogger("remediation.executor_cli")
 
@@ -138,21 +137,11 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
 
 def run(args: argparse.Namespace) -> int:
     """Run the executor until SIGTERM/SIGINT; the exit code says how it ended."""
-    configure_logging(args.log_level)
-    try:
+    def build() -> tuple[Executor, str]:
         settings = settings_from_args(args)
-        executor = Executor(settings)
-    except Exception as error:  # noqa: BLE001 - every configuration problem gets one clear line
-        from remediation.paging_config import PagingConfigError
-        from slo.spec import SloSpecError
+        return Executor(settings), settings.bootstrap_servers
 
-        if not isinstance(error, (SloSpecError, PlaybookConfigError, PagingConfigError, RoutingConfigError,
-                                  ValueError, OSError)):
-            raise
-        print(f"slo-monitor remediate: {error}", file=sys.stderr)
-        return 2
-    install_redaction(executor.secrets())
-    return run_in_foreground(executor, "slo-monitor remediate", settings.bootstrap_servers)
+    return run_command("slo-monitor remediate", args.log_level, build)
 
 
 def main(argv: list[str] | None = None) -> int:

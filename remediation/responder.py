@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -39,15 +38,16 @@ from remediation import audit as audit_mod
 from remediation.service_thread import ServiceThread
 from remediation.alert_record import InvalidAlert, parse_alert
 from remediation.audit import AuditSink, KafkaAuditSink, page_record
-from remediation.delivery import DeliveryResult, HttpRetryPolicy, Outcome, PagerDutySender, Sender
+from remediation.delivery import DeliveryResult, Outcome, PagerDutySender, Sender
 from remediation.inhibition import PageOrder, PagingState
 from remediation.json_producer import commit_when_written
 from remediation.kafka_config import consumer_config, ensure_topics, history_config, producer_config
 from remediation.maintenance import MaintenanceCalendar, MaintenanceWindow
 from remediation.outbox import Outbound, OffsetTracker, Outbox
 from remediation.pagerduty_event import LinkTemplates, resolve_event, trigger_event
-from remediation.rate_limit import Backoff, SlidingWindowLimiter
+from remediation.rate_limit import SlidingWindowLimiter
 from remediation.routing_keys import RoutingConfig, RoutingKeys
+from remediation.service_settings import AlertServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,28 +60,16 @@ _POLL_SECONDS = 0.5   # longest the loop sleeps: bounds the reaction to stop() a
 
 
 @dataclass(frozen=True)
-class ResponderSettings:
+class ResponderSettings(AlertServiceSettings):
     """Everything the responder needs; defaults follow CONTRACT.md."""
 
-    bootstrap_servers: str = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
-    alerts_topic: str = "slo-alerts"
-    actions_topic: str = "remediation-actions"
     group_id: str = "slo-monitor-responder"
-    instance_id: str | None = None                 # static group membership (fast restarts)
-    kafka_config: Mapping[str, str] = field(default_factory=dict)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
-    events_url: str | None = field(default_factory=lambda: os.environ.get("PAGERDUTY_EVENTS_URL") or None)
-    ca_bundle: str | None = field(default_factory=lambda: os.environ.get("PAGERDUTY_CA_BUNDLE") or None)
     links: LinkTemplates = LinkTemplates()
     maintenance: tuple[MaintenanceWindow, ...] = ()
-    http_retry: HttpRetryPolicy = HttpRetryPolicy()
-    backoff: Backoff = Backoff()
     rate_limit_per_minute: int | None = 120        # PagerDuty: about 120 per minute per key
     rate_limit_window: float = 60.0                # seconds the limit counts over (tests shorten it)
-    max_pending: int = 1000                        # events queued before consumption pauses
     sends_per_loop: int = 20                       # deliveries between two polls
-    create_topics: bool = True
-    topic_partitions: int = 4                      # for topics it creates
     slack: Any = None                              # remediation.slack.SlackSettings, optional
 
 

@@ -20,11 +20,11 @@ from typing import Any
 
 from remediation.delivery import HttpRetryPolicy, normalize_events_url
 from remediation.pagerduty_event import LinkTemplates
-from remediation.paging_config import PagingConfig, PagingConfigError, load_paging_config
+from remediation.paging_config import PagingConfig, load_paging_config
 from remediation.rate_limit import Backoff
 from remediation.responder import Responder, ResponderSettings
-from remediation.routing_keys import DEFAULT_ENV, RoutingConfig, RoutingConfigError, install_redaction
-from remediation.service_thread import configure_logging, run_in_foreground
+from remediation.routing_keys import DEFAULT_ENV, RoutingConfig
+from remediation.service_thread import run_command
 
 log = logging.getLogger("remediation.responder_cli")
 
@@ -157,19 +157,11 @@ def key_values(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the responder until SIGTERM/SIGINT; the exit code says how it ended."""
-    configure_logging(args.log_level)
-    try:
+    def build() -> tuple[Responder, str]:
         settings = settings_from_args(args)
-        responder = Responder(settings)
-    except Exception as error:  # noqa: BLE001 - every configuration problem gets one clear line
-        from slo.spec import SloSpecError
+        return Responder(settings), settings.bootstrap_servers
 
-        if not isinstance(error, (SloSpecError, PagingConfigError, RoutingConfigError, ValueError, OSError)):
-            raise
-        print(f"slo-monitor respond: {error}", file=sys.stderr)
-        return 2
-    install_redaction(responder.secrets())
-    return run_in_foreground(responder, "slo-monitor respond", settings.bootstrap_servers)
+    return run_command("slo-monitor respond", args.log_level, build)
 
 
 def main(argv: list[str] | None = None) -> int:

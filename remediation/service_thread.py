@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,9 @@ class Service(Protocol):
 
     def stop(self) -> None:
         """Ask the run loop to finish (must not block: it is called from signal handlers)."""
+
+    def secrets(self) -> list[str]:
+        """The secrets it holds (routing keys, credentials), for log redaction."""
 
 
 S = TypeVar("S", bound=Service)
@@ -64,13 +68,25 @@ def configure_logging(level: str) -> None:
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one INFO line per HTTP request
 
 
-def run_in_foreground(service: Service, command: str, bootstrap_servers: str) -> int:
-    """Run `service` in this thread until SIGTERM/SIGINT: 0 when stopped, 3 if Kafka is unusable."""
+def run_command(command: str, log_level: str, build: Callable[[], tuple[Service, str]]) -> int:
+    """A service as its own command (`slo-monitor respond`, `remediate`): `build()` gives the service
+    and its Kafka address. A configuration problem (a ValueError naming it, or a file that cannot be
+    read) is one clear line and exit code 2; then the service runs in this thread until SIGTERM or
+    SIGINT, its secrets redacted from the log: 0 when stopped, 3 if Kafka is unusable."""
     import signal
     import sys
 
     from confluent_kafka import KafkaException
 
+    from remediation.routing_keys import install_redaction
+
+    configure_logging(log_level)
+    try:
+        service, bootstrap_servers = build()
+    except (ValueError, OSError) as error:   # every configuration error of ours is a ValueError
+        print(f"{command}: {error}", file=sys.stderr)
+        return 2
+    install_redaction(service.secrets())
     if threading.current_thread() is threading.main_thread():
         def stop(signum: int, _frame: object) -> None:
             log.info("%s received, stopping", signal.Signals(signum).name)
