@@ -218,9 +218,7 @@ class SloEngine:
                 tracker = SloTracker(spec, key.segment, key)
                 if tracker.keep_counts_of(old):
                     new.trackers[key] = tracker
-        same = (self.spec.model_id, self.spec.metric, self.spec.positive_label, self.spec.min_labels)
-        if new.drift is not None and self.drift is not None and spec.drift == self.spec.drift and same == (
-                spec.model_id, spec.metric, spec.positive_label, spec.min_labels):
+        if new.drift is not None and self.drift is not None and _drift_inputs(spec) == _drift_inputs(self.spec):
             new.drift, new.latest_drift = self.drift, self.latest_drift
         return new
 
@@ -250,3 +248,8 @@ class SloEngine:
         state["_sequence"] = count(state["_sequence"])
         self.__dict__.update(state)
         self._routes = {}
+
+
+def _drift_inputs(spec: SloSpec) -> tuple:
+    """What a `DriftMonitor`'s data depends on: a new definition equal in these keeps it."""
+    return spec.model_id, spec.metric, spec.positive_label, spec.min_labels, spec.drift

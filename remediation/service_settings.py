@@ -1,6 +1,6 @@
 """What the responder and the executor both need: where slo-alerts are and how they are read,
-where PagerDuty is, and how hard to push; each service's settings add their own (defaults follow
-CONTRACT.md and the environment of CONTRACT.md)."""
+where PagerDuty is, and how hard to push. Each service's settings add their own; the defaults
+are CONTRACT.md's topics and its environment variables."""
 
 from __future__ import annotations
 
