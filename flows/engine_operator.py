@@ -44,7 +44,10 @@ class EngineLogic(StatefulBatchLogic):
         self.retiring: tuple[SloEngine, str] | None = None
         if self.engine is not None:
             saved = self.engine.spec
-            current = next((spec for spec in slo_file.slos if spec.name == saved.name), None)
+            try:
+                current: SloSpec | None = slo_file.get(saved.name)
+            except KeyError:   # removed from the file
+                current = None
             changes = _changes(saved, current)
             if current is None or not changes.keys() <= ACTION_FIELDS:
                 self.retiring = (self.engine, _retirement_reason(saved.name, changes))
@@ -82,15 +85,12 @@ class EngineLogic(StatefulBatchLogic):
 
     def on_notify(self) -> tuple[list[list[EngineOutput]], bool]:
         """Resolve the retired engine's open alerts; drop this logic (and its saved state) unless
-        a new engine has started meanwhile."""
+        an engine goes on (a redefined SLO's, or one started by an item meanwhile)."""
         outputs = self._retire()
         _record(outputs)
         return ([outputs] if outputs else []), self.engine is None
 
-    def on_eof(self) -> tuple[list[list[EngineOutput]], bool]:
-        outputs = self._retire()   # (a replay that ends before the notification)
-        _record(outputs)
-        return ([outputs] if outputs else []), False
+    on_eof = on_notify   # a replay that ends before the notification resolves them the same way
 
     def _retire(self) -> list[EngineOutput]:
         if self.retiring is None:

@@ -46,7 +46,7 @@ class SloEngine:
 
     def __init__(self, slo_file: SloFile, slo_name: str, shards: int, lateness: float, step: float) -> None:
         self.slo_file = slo_file
-        self.spec: SloSpec = next(spec for spec in slo_file.slos if spec.name == slo_name)
+        self.spec: SloSpec = slo_file.get(slo_name)
         self.shards = shards
         self.lateness = lateness
         self.step = step

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from remediation.routing_keys import install_redaction
+
 log = logging.getLogger(__name__)
 
 
@@ -77,8 +79,6 @@ def run_command(command: str, log_level: str, build: Callable[[], tuple[Service,
     import sys
 
     from confluent_kafka import KafkaException
-
-    from remediation.routing_keys import install_redaction
 
     configure_logging(log_level)
     try:

@@ -348,15 +348,14 @@ _WRONG_TYPE = "has the wrong type"
 
 
 def _worded(name: str, problem: str | None, value: Any) -> str:
+    """One problem as `describe_validation_error` words it (`_problem`)."""
     if problem is None:
         return f"{name}: is required"
-    if problem is _WRONG_TYPE:
-        return f"{name}: has the wrong type {_type_name(value)} (got {_short_repr(value)})"
-    return f"{name}: {problem} (got {_short_repr(value)})"
+    return f"{name}: {_wrong_type(value) if problem is _WRONG_TYPE else _bad_value(problem, value)}"
 
 
 def _wrong_type(value: Any) -> str:
-    return f"has the wrong type {_type_name(value)} (got {_short_repr(value)})"
+    return f"{_WRONG_TYPE} {_type_name(value)} (got {_short_repr(value)})"
 
 
 def _bad_value(message: str, value: Any) -> str:

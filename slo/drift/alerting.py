@@ -77,15 +77,12 @@ class DriftAlerts:
 
     def retire(self, reason: str, event_time: float, model_version: str | None) -> list[AlertEvent]:
         """Resolve the open warning, if any: nothing will evaluate this SLO's drift again."""
-        episode = self.episode
-        if episode is None:
+        if self.episode is None:
             return []
+        last = DriftSnapshot(max(event_time, self.episode.start), "retired", reason, {}, {})
+        event = self._event("resolve", last, model_version)
         self.episode = None
-        return [AlertEvent(
-            alert_id=episode.alert_id, key=self.key, action="resolve", severity=episode.severity,
-            event_time=max(event_time, episode.start), model_version=model_version, estimate=None, lower=None,
-            upper=None, labels=0, reason=reason, rule=RULE, metric=self.spec.metric,
-            objective=self.spec.objective, episode_start=episode.start, signal=DRIFT_SIGNAL)]
+        return [event]
 
     def _event(self, action: str, snapshot: DriftSnapshot, model_version: str | None) -> AlertEvent:
         assert self.episode is not None

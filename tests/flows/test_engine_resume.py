@@ -115,8 +115,8 @@ def test_the_saved_state_is_kept_until_the_resolves_are_out() -> None:
 def test_a_replay_that_ends_first_still_resolves() -> None:
     saved, alert_id = breaching_engine()
     logic = EngineLogic(parse_slo_yaml(OTHER_SLO), SETTINGS, saved.snapshot())
-    [[resolve]], _ = logic.on_eof()
-    assert resolve.alert_id == alert_id and logic.on_notify() == ([], True)
+    [[resolve]], discard = logic.on_eof()
+    assert resolve.alert_id == alert_id and discard and logic.on_notify() == ([], True)
 
 
 def test_an_unchanged_slo_restores_silently(caplog: pytest.LogCaptureFixture) -> None:
@@ -135,6 +135,7 @@ def test_a_retired_drift_warning_resolves() -> None:
     [trigger] = alerts.update(DriftSnapshot(T0, "warning", "score drifted", {}, {}), "v3")
     [resolve] = alerts.retire("SLO 'p' was removed from the SLO file", T0 + 600, "v3")
     assert (resolve.action, resolve.alert_id, resolve.dedup_key) == ("resolve", trigger.alert_id, "p/m#drift")
+    assert resolve.reason == "Drift warning on m over: SLO 'p' was removed from the SLO file"
     assert resolve.event_time == T0 + 600 and alerts.retire("again", T0 + 900, "v3") == []
 
 
