@@ -37,7 +37,7 @@ False
 
 from __future__ import annotations
 
-from river.drift import ADWIN
+from slo.river_drift import ADWIN
 
 
 class ChangeTest:

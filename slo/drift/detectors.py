@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from river import drift
-from river.base import DriftDetector
+from slo.river_drift import ADWIN, DriftDetector, PageHinkley
 
-KINDS = {"adwin": drift.ADWIN, "page_hinkley": drift.PageHinkley}
+KINDS = {"adwin": ADWIN, "page_hinkley": PageHinkley}
 
 
 def make_detector(kind: str, params: dict[str, Any] | None = None) -> DriftDetector:
@@ -65,7 +64,7 @@ class StreamDetector:
         """What slo-status shows: counts, last detection, and ADWIN's current window mean."""
         out: dict[str, Any] = {"stream": self.stream, "kind": self.kind, "updates": self.updates,
                                "detections": self.detections, "last_detection": self.last_detection}
-        if isinstance(self.detector, drift.ADWIN):
+        if isinstance(self.detector, ADWIN):
             out["mean"] = self.detector.estimation
             out["width"] = int(self.detector.width)
         return out
