@@ -16,10 +16,14 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows.join_state import JoinSettings
 from flows.settings import FlowSettings, Topics
 from slo_monitor.gc_tuning import tune_for_streaming
+
+if TYPE_CHECKING:
+    from slo.spec import SloFile
 
 log = logging.getLogger("slo_monitor")
 FIRST_CLUSTER_PORT = 2101   # cluster port of a member in Kubernetes (the image exposes it)
@@ -254,7 +258,7 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
     if process_id == 0:
         page = None
         if not args.no_status_page:
-            page = _start_status_page(args, settings)
+            page = _start_status_page(args, settings, slo_file)
             if page is not None:
                 services.append(page)
         try:
@@ -295,8 +299,9 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
     return 0
 
 
-def _start_status_page(args: argparse.Namespace, settings: FlowSettings):
-    """The status page (slo_monitor/status_page), fed from this cluster's output topics."""
+def _start_status_page(args: argparse.Namespace, settings: FlowSettings, slo_file: SloFile):
+    """The status page (slo_monitor/status_page), fed from this cluster's output topics; it shows
+    the status of the SLOs of `slo_file` (not of those since removed from it)."""
     from flows.kafka_clients import quiet_logs
     from remediation.executor import ExecutorSettings
     from slo_monitor.status_page import FeedTopics, start_status_page
@@ -306,7 +311,8 @@ def _start_status_page(args: argparse.Namespace, settings: FlowSettings):
     try:
         page = start_status_page(settings.bootstrap_servers, topics, host=args.status_addr, port=args.status_port,
                                  reports_dir=Path(args.reports_dir) if args.reports_dir else None,
-                                 kafka_config=quiet_logs(settings.kafka_config))
+                                 kafka_config=quiet_logs(settings.kafka_config),
+                                 slos=frozenset(spec.name for spec in slo_file.slos))
     except OSError as error:  # the port is taken: monitoring matters more than the page
         print(f"slo-monitor: no status page: cannot serve on {args.status_addr}:{args.status_port}: {error}",
               file=sys.stderr)

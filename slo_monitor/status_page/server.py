@@ -136,8 +136,9 @@ class StatusPage:
 
 def start_status_page(bootstrap_servers: str, topics: FeedTopics = FeedTopics(), *, host: str = "127.0.0.1",
                       port: int = 9465, reports_dir: Path | None = None, history: float = 24 * 3600.0,
-                      kafka_config: dict[str, str] | None = None) -> StatusPage:
-    """A status page fed from Kafka, serving on `host:port` (0: any free port)."""
-    view = StatusView()
+                      kafka_config: dict[str, str] | None = None, slos: frozenset[str] | None = None) -> StatusPage:
+    """A status page fed from Kafka, serving on `host:port` (0: any free port); `slos`: the SLOs
+    whose status it shows (`StatusView`)."""
+    view = StatusView(slos=slos)
     feed = StatusFeed(view, bootstrap_servers, topics, history=history, kafka_config=kafka_config)
     return StatusPage(view, feed, host=host, port=port, reports_dir=reports_dir).start()

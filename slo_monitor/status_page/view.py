@@ -57,10 +57,17 @@ def _number(value: Any) -> float | None:
 
 
 class StatusView:
-    """What the page shows; `apply_*` raise ValueError on a record they cannot use."""
+    """What the page shows; `apply_*` raise ValueError on a record they cannot use.
 
-    def __init__(self, limits: Limits = Limits()) -> None:
+    `slos` names the SLOs the monitor evaluates now: status records of any other SLO (one since
+    removed from the SLO file, whose history is still in `slo-status`) are counted, not shown.
+    Its alert events stay: they are history, and an alert still open at PagerDuty is still open.
+    None shows every SLO the topic holds.
+    """
+
+    def __init__(self, limits: Limits = Limits(), slos: frozenset[str] | None = None) -> None:
         self.limits = limits
+        self.slos = slos
         self._lock = threading.Lock()
         self._latest: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._points: dict[str, deque[Point]] = {}
@@ -76,6 +83,10 @@ class StatusView:
     def apply_status(self, record: Any) -> None:
         if not isinstance(record, dict) or not {"slo", "model_id", "event_time", "state"} <= record.keys():
             raise ValueError("slo-status record lacks slo, model_id, event_time or state")
+        if self.slos is not None and record["slo"] not in self.slos:
+            with self._lock:
+                self.counts["status_of_other_slos"] += 1
+            return
         key = status_key(record)
         point = Point(parse_event_time(record["event_time"]), _number(record.get("estimate")),
                       _number(record.get("lower")), _number(record.get("upper")), str(record["state"]),

@@ -91,3 +91,17 @@ def test_a_repeated_alert_event_is_shown_once():
     view.apply_alert(alert_records()[0])          # Kafka output is at least once
     snapshot = view.snapshot()
     assert len(snapshot["alert_events"]) == 1 and view.counts["alerts_repeated"] == 1
+
+
+def test_status_of_an_slo_removed_from_the_file_is_counted_not_shown_and_its_open_alert_stays():
+    """The topic still holds a removed SLO's history: the page shows the SLOs the monitor runs."""
+    removed = [{**record, "slo": "retired-precision"} for record in status_records(minutes=5)]
+    view = StatusView(slos=frozenset({"fraud-precision"}))
+    for record in status_records(minutes=5) + removed:
+        view.apply_status(record)
+    view.apply_alert({**alert_records()[0], "slo": "retired-precision"})
+    snapshot = view.snapshot()
+    assert {entry["latest"]["slo"] for entry in snapshot["slos"]} == {"fraud-precision"}
+    assert len(snapshot["slos"]) == 3 and view.counts["status_of_other_slos"] == len(removed)
+    assert [alert["slo"] for alert in snapshot["open_alerts"]] == ["retired-precision"]   # still open at PagerDuty
+    assert "retired-precision" not in render_page(snapshot).split('id="open-alerts"')[0]
