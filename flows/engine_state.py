@@ -102,7 +102,7 @@ class SloEngine:
             window_end = step_time - self.spec.evaluation_delay
             step_outputs: list[EngineOutput] = []
             for tracker in self.trackers.values():
-                for snapshot, alerts in tracker.advance_all(window_end):
+                for snapshot, alerts in tracker.advance_all(window_end, self._hold_of(tracker)):
                     step_outputs.append(snapshot)
                     step_outputs.extend(alerts)
             if self.drift is not None and step_time % self.spec.drift.evaluation_interval == 0:
@@ -113,6 +113,20 @@ class SloEngine:
             self.evaluated_to = step_time
             step_time += self.step
         return outputs
+
+    def _hold_of(self, tracker: SloTracker) -> tuple[str, str] | None:
+        """(severity, dedup key) of the whole model's open alert when it holds `tracker`'s (a segment's)
+        triggers back, else None (`alerting.hold_segment_alerts`, slo/policy.py).
+
+        The model's key is created with, so evaluated before, its first segment's (routing lists it
+        first): its episode is as of this step.
+        """
+        key = tracker.key
+        if key.segment is None or not self.spec.alerting.hold_segment_alerts:
+            return None
+        model = self.trackers.get(TrackerKey(key.slo, key.model_id))
+        episode = model.policy.episode if model is not None else None
+        return (episode.severity, model.key.dedup_key) if episode is not None else None
 
     def _evaluate_drift(self, step_time: float, step_outputs: list[EngineOutput]) -> list[AlertEvent]:
         """Evaluate drift at `step_time`; attach its record to the model key's snapshot."""

@@ -17,6 +17,12 @@ each evaluation step the policy receives the rules whose condition holds (slo/ru
 The episode's `alert_id` is derived from the dedup key and the episode's start event time, so a
 replay of the same stream produces the same ids.
 
+A *hold* (the whole model's alert, open while one of its segments would trigger) stops an
+episode from opening at a severity no higher than the holder's: the step says ``held`` instead
+of ``trigger``, and the rule keeps firing, so the segment triggers at the first step without the
+hold (one breach, one incident; a segment still bad when the model recovers is paged then).
+An episode already open is not held back.
+
 >>> p = AlertPolicy(resolve_for=120)
 >>> from slo.rules import Finding
 >>> page = Finding("breach", "critical", 0, "too low")
@@ -29,6 +35,11 @@ replay of the same stream produces the same ids.
 >>> _ = p.step(300, [page], False, "k")
 >>> p.step(360, [], True, "k", cleared={"breach": False})   # recovered, but not with margin
 []
+>>> s = AlertPolicy(resolve_for=120)
+>>> [(e.action, e.reason) for e in s.step(60, [page], False, "k/country=DE", hold=("critical", "k"))]
+[('held', 'too low; held while k is open at critical')]
+>>> [e.action for e in s.step(120, [page], False, "k/country=DE")]     # the hold is gone
+['trigger']
 """
 
 from __future__ import annotations
@@ -68,7 +79,7 @@ class Episode:
 class Transition:
     """A lifecycle change produced by one step."""
 
-    action: str               # trigger | escalate | resolve
+    action: str               # trigger | escalate | resolve; held: no alert (a hold stopped a trigger)
     severity: str
     alert_id: str
     episode_start: float
@@ -88,11 +99,13 @@ class AlertPolicy:
         self.clear_since: float | None = None
 
     def step(self, t: float, findings: Sequence[Finding], recovered: bool, dedup_key: str,
-             recovery_reason: str = "", cleared: Mapping[str, bool] | None = None) -> list[Transition]:
+             recovery_reason: str = "", cleared: Mapping[str, bool] | None = None,
+             hold: tuple[str, str] | None = None) -> list[Transition]:
         """Advance to step time `t` with the rules that hold now.
 
         `recovered`: the window estimate is known and at or above objective + hysteresis.
         `cleared`: per rule, whether it is clear with margin (missing: clear).
+        `hold`: (severity, dedup key) of an open alert that covers this key, or None.
         """
         active = {f.rule for f in findings}
         for rule in [r for r in self.pending_since if r not in active]:
@@ -107,6 +120,9 @@ class AlertPolicy:
         if firing:
             self.clear_since = None
             top = max(firing, key=lambda f: SEVERITY_RANK[f.severity])  # first wins ties
+            if episode is None and hold is not None and SEVERITY_RANK[top.severity] <= SEVERITY_RANK[hold[0]]:
+                return [Transition("held", top.severity, "", t, top.rule,
+                                   f"{top.reason}; held while {hold[1]} is open at {hold[0]}")]
             if episode is None:
                 episode = self.episode = Episode(alert_id_for(dedup_key, t), t, top.severity,
                                                  top.rule, top.reason)

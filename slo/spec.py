@@ -201,6 +201,9 @@ class AlertingSpec(SpecModel):
     trend: TrendSpec | None = TrendSpec()
     change: ChangeSpec | None = ChangeSpec()
     resolve: ResolveSpec = ResolveSpec()
+    # While the whole model's alert is open, a segment's alert of no higher severity is not opened:
+    # one breach pages one incident (slo/policy.py, "hold"). false: every key pages on its own.
+    hold_segment_alerts: bool = True
 
     @property
     def default_burn_rates(self) -> bool:

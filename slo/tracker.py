@@ -196,8 +196,10 @@ class SloTracker:
         assert self.last_snapshot is not None
         return self.last_snapshot, events
 
-    def advance_all(self, watermark: float) -> list[tuple[StatusSnapshot, list[AlertEvent]]]:
-        """Like `advance`, but one (snapshot, alerts) pair per evaluated step."""
+    def advance_all(self, watermark: float, hold: tuple[str, str] | None = None
+                    ) -> list[tuple[StatusSnapshot, list[AlertEvent]]]:
+        """Like `advance`, but one (snapshot, alerts) pair per evaluated step; `hold` (severity and
+        dedup key of an open alert covering this key) holds back a trigger (slo/policy.py)."""
         target = int(watermark // self.ring.width)
         if self.last_step is not None and target <= self.last_step:
             return []
@@ -215,11 +217,11 @@ class SloTracker:
                 # every window from here to the target is empty: those steps cannot change any
                 # state (no rule holds, nothing resolves), so evaluate the target directly
                 g = target
-            out.append(self._step(g))
+            out.append(self._step(g, hold))
             g += 1
         return out
 
-    def _step(self, g: int) -> tuple[StatusSnapshot, list[AlertEvent]]:
+    def _step(self, g: int, hold: tuple[str, str] | None = None) -> tuple[StatusSnapshot, list[AlertEvent]]:
         rules, ring = self.rules, self.ring
         ring.advance(g)
         t = float(g * ring.width)
@@ -257,7 +259,10 @@ class SloTracker:
                               moved[0] if moved else None)
                    if self.policy.episode is not None else None)
         transitions = self.policy.step(t, findings, recovered, self.key.dedup_key, recovery,
-                                       cleared)
+                                       cleared, hold)
+        held = [tr for tr in transitions if tr.action == "held"]
+        if held:
+            transitions = [tr for tr in transitions if tr.action != "held"]
         if any(tr.action == "resolve" for tr in transitions):
             # re-arm: the next episode needs fresh evidence (the ARL guarantee restarts)
             for test in (self.cusum, self.trend, self.change):
@@ -267,6 +272,8 @@ class SloTracker:
         burns = {name: (burn_rate(e.value, rules.objective) if e.value is not None else None)
                  for name, e in zip(self._window_names, estimates.values())}
         state, reason = self._state(main, findings)
+        if held:
+            reason += f"; alert held while {hold[1]} is open at {hold[0]}"
         episode = self.policy.episode
         snapshot = StatusSnapshot(
             key=self.key, event_time=t, metric=rules.metric, objective=rules.objective,

@@ -22,14 +22,14 @@ import signal
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO_SLOS = REPO / "examples" / "demo" / "slos.yaml"
+DEMO_SLOS = REPO / "examples" / "slos.yaml"   # the contract's SLO file, segments included
 DEMO_REMEDIATION = REPO / "examples" / "demo" / "remediation.yaml"
 DEMO_ROUTING_KEY = "DEM0R0UT1NGKEY000000000000000000"  # 32 characters, like an integration key
 HEALTHY, BAD = "1", "2"                                 # registry versions; traffic calls them v1, v2

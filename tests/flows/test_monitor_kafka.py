@@ -11,6 +11,7 @@ import pytest
 from flows.join_state import JoinSettings
 from slo.durations import parse_duration
 from simulator.scenarios import precision_drop, segment_drop
+from slo.snapshots import StatusSnapshot
 from tests.flows.monitor_support import (
     FRAUD_SLO,
     FAST_LABELS,
@@ -70,8 +71,12 @@ def test_segment_only_drop_alerts_that_segment_only(kafka_bootstrap):
     write_traffic(kafka_bootstrap, topics, scenario, hours=8, rate=12000)
     outputs, _ = run_monitor(kafka_bootstrap, topics)
     paged = {a.key.segment for a in outputs if getattr(a, "severity", None) in ("critical", "error")}
-    assert "country=US" in paged
-    assert paged <= {"country=US", None}, paged  # the whole model may breach too; other countries not
+    # US is paged, or its alert is held by the whole model's, which a drop this large breaches too
+    # (one breach, one incident: alerting.hold_segment_alerts); other countries neither.
+    held = {s.key.segment for s in outputs if isinstance(s, StatusSnapshot) and "alert held while" in s.reason}
+    assert "country=US" in paged | held
+    assert paged <= {"country=US", None}, paged
+    assert held <= {"country=US"}, held
 
 
 @pytest.mark.parametrize(
