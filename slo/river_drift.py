@@ -3,8 +3,8 @@
 Why: `river.drift`'s package `__init__` imports `river.drift.datasets` (toy data for river's own
 examples), which imports `river.datasets` and `river.stream`, which import pandas, scikit-learn
 and SQLAlchemy whenever they are installed, and MLflow's server installs them. That cost every
-slo-monitor process (monitor, responder, executor, even `validate`) ~0.4 s of start-up and
-~90 MiB of resident memory for data it never reads (bench/RESULTS.md, start-up memory).
+slo-monitor process (monitor, responder, executor, even `validate`) ~0.7 s of start-up and
+~80 MiB of resident memory for data it never reads (docs/reliability.md, "Ninth round").
 
 So before river's drift package is first imported, its `datasets` submodule is registered as a
 stand-in that says why it is missing if anyone reaches for it. When something imported
