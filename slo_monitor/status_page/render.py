@@ -23,6 +23,7 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.2em 0 .4em}
 .state{display:inline-block;padding:0 .5em;border-radius:3px;color:#fff;font-size:.85em}
 table{border-collapse:collapse;font-size:.9em}td,th{border-bottom:1px solid #eee;padding:.25em .6em;text-align:left}
 .none{color:#777}
+.reason{color:#444;font-size:.9em}
 """
 
 
@@ -68,6 +69,7 @@ def render_page(snapshot: dict[str, Any], *, title: str = "slo-monitor status") 
             f'[{_number(latest.get("lower"))}, {_number(latest.get("upper"))}] objective '
             f'{_number(latest.get("objective"))} · labels {_text(latest.get("labels"))} · version '
             f'{_text(latest.get("model_version"))} · at {_text(latest.get("event_time"))}</div>'
+            f'<div class="reason">{_text(latest.get("reason"))}</div>'   # why this state; a held alert says so
             + svg_chart(entry["points"], latest.get("objective") if isinstance(latest.get("objective"), (int, float))
                         else None, f'{entry["key"]}: estimate and confidence band over event time')
             + "</div>"

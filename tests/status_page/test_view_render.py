@@ -105,3 +105,13 @@ def test_status_of_an_slo_removed_from_the_file_is_counted_not_shown_and_its_ope
     assert len(snapshot["slos"]) == 3 and view.counts["status_of_other_slos"] == len(removed)
     assert [alert["slo"] for alert in snapshot["open_alerts"]] == ["retired-precision"]   # still open at PagerDuty
     assert "retired-precision" not in render_page(snapshot).split('id="open-alerts"')[0]
+
+
+def test_a_key_s_card_says_why_it_is_in_its_state_as_text():
+    view = StatusView()
+    record = status_records(minutes=1)[0]
+    view.apply_status({**record, "reason": "precision 0.85 is below the 0.95 objective; alert held while "
+                                           "fraud-precision/fraud-detector is open at critical <b>"})
+    html = render_page(view.snapshot())
+    assert ('<div class="reason">precision 0.85 is below the 0.95 objective; alert held while '
+            'fraud-precision/fraud-detector is open at critical &lt;b&gt;</div>') in html
