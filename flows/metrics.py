@@ -125,7 +125,8 @@ def record_status(snapshot) -> None:
     if previous is not None and not previous[7].keys() <= burn_rates.keys():
         burn_rates = {**previous[7], **burn_rates}   # a window no longer reported keeps its last value
     _LATEST[labels] = (snapshot.estimate, snapshot.lower, snapshot.upper, snapshot.objective, snapshot.labels,
-                       snapshot.event_time, snapshot.state, dict(burn_rates))
+                       snapshot.event_time, snapshot.state, dict(burn_rates),
+                       0.0 if snapshot.alert_held_by is None else 1.0)
 
 
 def _number(value: float | None) -> float:
@@ -183,5 +184,8 @@ SLO_BURN_RATE = _StatusGauge("slo_monitor_slo_burn_rate", "Error-budget burn rat
                              "window")
 SLO_STATE = _StatusGauge("slo_monitor_slo_state", "1 for the key's current state, 0 for the others", _states,
                          "state")
+SLO_ALERT_HELD = _StatusGauge("slo_monitor_slo_alert_held",
+                              "1 while the key's alert is held by the whole model's open alert "
+                              "(alerting.hold_segment_alerts), else 0", _field(8))
 SLO_EVALUATED_AT = _StatusGauge("slo_monitor_slo_evaluated_event_time_seconds",
                                 "Event time of the key's latest evaluation", _field(5))

@@ -48,6 +48,7 @@ class StatusSnapshot:
     dropped_late: int = 0
     dropped_ahead: int = 0
     drift: dict[str, Any] | None = None  # the drift evaluation made at this step (model key)
+    alert_held_by: str | None = None     # dedup key of the open alert holding this key's trigger back
 
     def to_record(self) -> dict[str, Any]:
         """The slo-status record."""
@@ -80,6 +81,7 @@ class StatusSnapshot:
             "last_healthy_version": self.last_healthy_version,
             "dropped": {"late": self.dropped_late, "ahead": self.dropped_ahead},
             **({"drift": self.drift} if self.drift is not None else {}),
+            **({"alert_held_by": self.alert_held_by} if self.alert_held_by is not None else {}),
         }
 
 

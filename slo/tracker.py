@@ -288,7 +288,8 @@ class SloTracker:
             compliance=(self.compliance.summary(int(t // rules.compliance.timeslice))
                         if self.compliance is not None else None),
             last_healthy_version=self.versions.last_healthy(),
-            dropped_late=ring.dropped_late, dropped_ahead=ring.dropped_ahead)
+            dropped_late=ring.dropped_late, dropped_ahead=ring.dropped_ahead,
+            alert_held_by=hold[1] if held else None)
         events = [self._event(tr, t, main, burns) for tr in transitions]
         self.last_step = g
         self.last_snapshot = snapshot
@@ -452,6 +453,9 @@ class SloTracker:
         if "_fresh" not in state:
             self._fresh = []
             self.trend = None
+        snapshot = state.get("last_snapshot")
+        if snapshot is not None and not hasattr(snapshot, "alert_held_by"):
+            snapshot.alert_held_by = None   # a StatusSnapshot pickled before the field existed
         # the tests the SLO has now: a snapshot may come from before a test existed or was on by
         # default (or from another SLO file); a test it lacks starts fresh, one turned off goes
         rules = self.rules

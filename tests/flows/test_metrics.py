@@ -58,6 +58,7 @@ def _reference_samples(snapshots) -> set[tuple]:
         "slo_monitor_slo_objective", "slo_monitor_slo_labels_in_window", "slo_monitor_slo_evaluated_event_time_seconds")}
     burn = Gauge("slo_monitor_slo_burn_rate", "reference", [*keys, "window"], registry=registry)
     state = Gauge("slo_monitor_slo_state", "reference", [*keys, "state"], registry=registry)
+    held = Gauge("slo_monitor_slo_alert_held", "reference", keys, registry=registry)
     nan = float("nan")
     for s in snapshots:
         labels = (s.key.slo, s.key.model_id, s.key.segment or "")
@@ -67,6 +68,7 @@ def _reference_samples(snapshots) -> set[tuple]:
             burn.labels(*labels, window).set(nan if rate is None else rate)
         for name in metrics.STATES:
             state.labels(*labels, name).set(1.0 if name == s.state else 0.0)
+        held.labels(*labels).set(0.0 if s.alert_held_by is None else 1.0)
     return _samples(registry, {s.key.slo for s in snapshots})
 
 
@@ -93,7 +95,7 @@ def test_scrape_time_gauges_export_what_gauge_children_did():
     assert {s.state for s in snapshots} >= {"insufficient_data"} and len({s.state for s in snapshots}) > 1
     exported = _samples(REGISTRY, {spec.name})
     assert exported == _reference_samples(snapshots)
-    assert len(exported) == 2 * (6 + 4 + len(snapshots[-1].burn_rates))
+    assert len(exported) == 2 * (7 + 4 + len(snapshots[-1].burn_rates))
 
 
 @settings(max_examples=50, deadline=None)

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 
 import pytest
+from prometheus_client import REGISTRY
 
+from flows import metrics
 from flows.engine_state import SloEngine
 from schemas.joined import JoinedRecord
 from slo.snapshots import AlertEvent, StatusSnapshot
 from slo.spec import parse_slo_yaml
+from slo.tracker import SloTracker
 
 T0 = 1_790_000_040.0 // 60 * 60
 HOUR = 3600.0
@@ -71,6 +75,22 @@ def test_the_model_alert_holds_its_segments_back_and_a_segment_still_bad_pages_w
     held = [o for o in outputs if isinstance(o, StatusSnapshot) and "alert held while p/m is open at" in o.reason]
     assert {o.key.dedup_key for o in held} == {"p/m/country=US", "p/m/country=DE"}
     assert all(opened <= o.event_time < resolved for o in held)
+    # the same, machine-readable: in the slo-status record (only while held) and for the metrics
+    statuses = [o for o in outputs if isinstance(o, StatusSnapshot)]
+    assert [o for o in statuses if o.alert_held_by is not None] == held
+    assert {o.to_record().get("alert_held_by") for o in statuses} == {None, MODEL_KEY}
+    assert all("alert_held_by" not in o.to_record() for o in statuses if o.alert_held_by is None)
+
+
+def test_held_keys_are_exported_as_a_gauge():
+    outputs = run(hold=True)
+    statuses = [o for o in outputs if isinstance(o, StatusSnapshot) and o.key.segment == "country=US"]
+    last_held = max(i for i, o in enumerate(statuses) if o.alert_held_by is not None)
+    labels = {"slo": "p", "model_id": "m", "segment": "country=US"}
+    metrics.record_status(statuses[last_held])
+    assert REGISTRY.get_sample_value("slo_monitor_slo_alert_held", labels) == 1.0
+    metrics.record_status(statuses[last_held + 1])
+    assert REGISTRY.get_sample_value("slo_monitor_slo_alert_held", labels) == 0.0
 
 
 def test_without_the_hold_every_breaching_segment_pages_its_own_incident():
@@ -86,3 +106,19 @@ def test_the_model_key_alerts_the_same_with_or_without_the_hold(hold):
     """Holding is about segments only: the whole model's alerts do not change."""
     model = [e for e in alerts(run(hold)) if e[1] == MODEL_KEY]
     assert model == [e for e in alerts(run(not hold)) if e[1] == MODEL_KEY] and model
+
+
+def test_a_tracker_snapshot_from_before_the_held_field_restores():
+    """A recovery snapshot's last status was pickled without `alert_held_by`: it reads as not held."""
+    tracker = SloTracker(slo_file(True).slos[0], "country=DE")
+    tracker.advance(T0 + 600)
+    state = tracker.__getstate__()
+    old = StatusSnapshot.__new__(StatusSnapshot)
+    for name in StatusSnapshot.__slots__:
+        if name != "alert_held_by":
+            object.__setattr__(old, name, getattr(state["last_snapshot"], name))
+    state["last_snapshot"] = pickle.loads(pickle.dumps(old))
+    restored = SloTracker.__new__(SloTracker)
+    restored.__setstate__(state)
+    assert restored.last_snapshot.alert_held_by is None
+    assert restored.last_snapshot.to_record() == tracker.last_snapshot.to_record()
