@@ -37,7 +37,7 @@ An episode already open is not held back.
 []
 >>> s = AlertPolicy(resolve_for=120)
 >>> [(e.action, e.reason) for e in s.step(60, [page], False, "k/country=DE", hold=("critical", "k"))]
-[('held', 'too low; held while k is open at critical')]
+[('held', 'held while k is open at critical')]
 >>> [e.action for e in s.step(120, [page], False, "k/country=DE")]     # the hold is gone
 ['trigger']
 """
@@ -122,7 +122,7 @@ class AlertPolicy:
             top = max(firing, key=lambda f: SEVERITY_RANK[f.severity])  # first wins ties
             if episode is None and hold is not None and SEVERITY_RANK[top.severity] <= SEVERITY_RANK[hold[0]]:
                 return [Transition("held", top.severity, "", t, top.rule,
-                                   f"{top.reason}; held while {hold[1]} is open at {hold[0]}")]
+                                   f"held while {hold[1]} is open at {hold[0]}")]
             if episode is None:
                 episode = self.episode = Episode(alert_id_for(dedup_key, t), t, top.severity,
                                                  top.rule, top.reason)

@@ -260,9 +260,9 @@ class SloTracker:
                    if self.policy.episode is not None else None)
         transitions = self.policy.step(t, findings, recovered, self.key.dedup_key, recovery,
                                        cleared, hold)
-        held = [tr for tr in transitions if tr.action == "held"]
-        if held:
-            transitions = [tr for tr in transitions if tr.action != "held"]
+        held = next((tr for tr in transitions if tr.action == "held"), None)   # a trigger held back
+        if held is not None:
+            transitions = [tr for tr in transitions if tr is not held]
         if any(tr.action == "resolve" for tr in transitions):
             # re-arm: the next episode needs fresh evidence (the ARL guarantee restarts)
             for test in (self.cusum, self.trend, self.change):
@@ -272,8 +272,8 @@ class SloTracker:
         burns = {name: (burn_rate(e.value, rules.objective) if e.value is not None else None)
                  for name, e in zip(self._window_names, estimates.values())}
         state, reason = self._state(main, findings)
-        if held:
-            reason += f"; alert held while {hold[1]} is open at {hold[0]}"
+        if held is not None:
+            reason += f"; alert {held.reason}"
         episode = self.policy.episode
         snapshot = StatusSnapshot(
             key=self.key, event_time=t, metric=rules.metric, objective=rules.objective,
@@ -289,7 +289,7 @@ class SloTracker:
                         if self.compliance is not None else None),
             last_healthy_version=self.versions.last_healthy(),
             dropped_late=ring.dropped_late, dropped_ahead=ring.dropped_ahead,
-            alert_held_by=hold[1] if held else None)
+            alert_held_by=hold[1] if held is not None and hold else None)
         events = [self._event(tr, t, main, burns) for tr in transitions]
         self.last_step = g
         self.last_snapshot = snapshot
