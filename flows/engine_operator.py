@@ -28,8 +28,9 @@ DETAIL_ITEM = "d"       # (DETAIL_ITEM, slo_name, Prediction): SLOs with drift o
 log = logging.getLogger(__name__)
 
 # Fields that change only what is done about an alert, not what is evaluated: a restored engine
-# adopts a definition that differs in nothing else, windows and open alerts included.
-ACTION_FIELDS = frozenset({"remediation", "description", "diagnostics"})
+# adopts a definition that differs in nothing else, windows and open alerts included. An
+# `alerting` rule is named `alerting.<rule>`: whether segment alerts are held is read at each step.
+ACTION_FIELDS = frozenset({"remediation", "description", "diagnostics", "alerting.hold_segment_alerts"})
 
 
 class EngineLogic(StatefulBatchLogic):
@@ -126,11 +127,26 @@ def _record(outputs: list[EngineOutput]) -> None:
 
 
 def _changes(saved: SloSpec, current: SloSpec | None) -> dict[str, tuple[Any, Any]]:
-    """The fields the SLO file now gives the restored SLO differently: name -> (saved, now)."""
-    if current is None or current == saved:
+    """The fields the SLO file now gives the restored SLO differently: name -> (saved, now);
+    `alerting`'s rules one by one, as `alerting.<rule>`.
+
+    Dumps are compared, not the specs: they also tell an omitted `burn_rates` (the defaults) from
+    a null one (none), which pydantic's equality does not.
+    """
+    if current is None:
         return {}
     before, after = saved.model_dump(), current.model_dump()
-    return {name: (before.get(name), after.get(name)) for name in after if before.get(name) != after.get(name)}
+    changes = {}
+    for name, now in after.items():
+        then = before.get(name)
+        if then == now:
+            continue
+        if name == "alerting" and then is not None:
+            changes.update({f"alerting.{rule}": (then.get(rule), value) for rule, value in now.items()
+                            if then.get(rule) != value})
+        else:
+            changes[name] = (then, now)
+    return changes
 
 
 def _described(changes: dict[str, tuple[Any, Any]]) -> str:

@@ -38,6 +38,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    computed_field,
     field_validator,
 )
 
@@ -205,6 +206,7 @@ class AlertingSpec(SpecModel):
     # one breach pages one incident (slo/policy.py, "hold"). false: every key pages on its own.
     hold_segment_alerts: bool = True
 
+    @computed_field   # dumped, so comparing dumps tells an omitted `burn_rates` from a null one
     @property
     def default_burn_rates(self) -> bool:
         """True when the file did not give `burn_rates` (so the scaled defaults apply)."""

@@ -200,3 +200,35 @@ def test_with_bytewax_a_removed_slo_is_resolved_at_the_restart_and_then_forgotte
     resolves = run(OTHER_SLO)   # "p" removed; the input has nothing new
     assert {(a.alert_id, a.action) for a in resolves} == {(alert_id, "resolve") for alert_id in open_ids}
     assert run(OTHER_SLO) == []   # its state is gone: nothing to resolve again
+
+
+def test_holding_segment_alerts_or_not_is_taken_over_with_the_windows_and_the_open_alert(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """`alerting.hold_segment_alerts` decides only whether a segment's alert opens: not evaluation."""
+    saved, alert_id = breaching_engine(objective=0.95)
+    edited = SLO.format(objective=0.95).replace("min_labels: 30", "min_labels: 30, alerting: {hold_segment_alerts: false}")
+    with caplog.at_level(logging.INFO, logger="flows.engine_operator"):
+        logic = EngineLogic(parse_slo_yaml(edited), SETTINGS, saved.snapshot())
+
+    assert logic.notify_at() is None and logic.engine is not None
+    assert "the new alerting.hold_segment_alerts taken over (alerting.hold_segment_alerts True -> False)" in (
+        caplog.records[0].getMessage())
+    assert logic.engine.spec.alerting.hold_segment_alerts is False
+    [whole_model] = logic.engine.trackers.values()
+    assert whole_model.policy.episode is not None and whole_model.policy.episode.alert_id == alert_id
+
+
+def test_burn_rates_given_as_none_are_a_new_definition_though_pydantic_calls_the_specs_equal(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Omitted `burn_rates` are the defaults, `burn_rates: null` none: other alert rules."""
+    saved, alert_id = breaching_engine(objective=0.95)
+    edited = parse_slo_yaml(SLO.format(objective=0.95).replace("min_labels: 30",
+                                                               "min_labels: 30, alerting: {burn_rates: null}"))
+    assert edited.slos[0] == saved.spec   # (why `_changes` compares dumps)
+    with caplog.at_level(logging.WARNING, logger="flows.engine_operator"):
+        logic = EngineLogic(edited, SETTINGS, saved.snapshot())
+
+    assert "alerting.default_burn_rates True -> False" in caplog.records[0].getMessage()
+    [[resolve]], _ = logic.on_notify()
+    assert (resolve.action, resolve.alert_id) == ("resolve", alert_id)
+    assert logic.engine is not None and not logic.engine.spec.alerting.default_burn_rates
