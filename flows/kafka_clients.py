@@ -25,6 +25,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from flows.secret_files import read_secret_file
 from flows.settings import FlowSettings
 
 # Secrets that may come from the environment instead of a file or the command line (where
@@ -132,7 +133,7 @@ def client_settings(options: Mapping[str, str], file: Path | str | None = None,
     >>> client_settings({}, environ={"KAFKA_SASL_PASSWORD_FILE": "/nonexistent/pw"})
     Traceback (most recent call last):
     ...
-    ValueError: cannot read KAFKA_SASL_PASSWORD_FILE /nonexistent/pw: No such file or directory
+    flows.secret_files.SecretFileError: cannot read KAFKA_SASL_PASSWORD_FILE's secret from file /nonexistent/pw: No such file or directory
     """
     settings: dict[str, str] = {}
     if file is not None:
@@ -141,19 +142,10 @@ def client_settings(options: Mapping[str, str], file: Path | str | None = None,
     environ = environ or {}
     for variable, key in SECRET_ENVIRONMENT.items():
         if environ.get(f"{variable}_FILE"):
-            settings[key] = _read_secret(environ[f"{variable}_FILE"], f"{variable}_FILE")
+            settings[key] = read_secret_file(environ[f"{variable}_FILE"], f"{variable}_FILE's secret") or ""
         elif environ.get(variable):
             settings[key] = environ[variable]
     return settings
-
-
-def _read_secret(path: str, variable: str) -> str:
-    """A secret file's content without surrounding whitespace; errors name the file, not the content."""
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not UTF-8 text"
-        raise ValueError(f"cannot read {variable} {path}: {reason}") from None
 
 
 def read_properties(path: Path) -> dict[str, str]:

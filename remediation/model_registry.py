@@ -26,8 +26,8 @@ import os
 from collections.abc import Callable, MutableMapping
 from typing import Any, TypeVar
 
+from flows.secret_files import read_secret_file
 from remediation.rollback_target import VersionInfo
-from remediation.routing_keys import read_secret_file
 
 T = TypeVar("T")
 

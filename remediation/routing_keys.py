@@ -25,8 +25,8 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from flows.secret_files import SecretFileError, read_secret_file
 from remediation.alert_record import SEVERITIES
 from remediation.events_contract import ROUTING_KEY_LENGTH
 
@@ -37,23 +37,8 @@ REDACTED = "[REDACTED]"
 log = logging.getLogger(__name__)
 
 
-class SecretFileError(ValueError):
-    """A secret's file cannot be read (the file is named, its content never shown)."""
-
-
 class RoutingConfigError(ValueError):
     """A configured key source cannot be read (named, never shown)."""
-
-
-def read_secret_file(path: str, what: str) -> str | None:
-    """The secret held in file `path`, Docker/Kubernetes style: the whole file, surrounding
-    whitespace (the trailing newline editors add) stripped; None when it is empty."""
-    try:
-        value = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not UTF-8 text"
-        raise SecretFileError(f"cannot read {what} from file {path}: {reason}") from None
-    return value or None
 
 
 @dataclass(frozen=True)

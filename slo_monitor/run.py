@@ -234,7 +234,8 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
     from flows.kafka_clients import consumer_config
     from flows.monitor_flow import build_monitor_flow
     from flows.kafka_source import request_stop
-    from remediation.routing_keys import RoutingConfigError, SecretFileError
+    from flows.secret_files import SecretFileError
+    from remediation.routing_keys import RoutingConfigError
 
     process_id = args.process_id or 0
     who = f"process {process_id}: " if args.process_id is not None else ""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from flows.secret_files import SecretFileError
 from remediation.executor import Executor, ExecutorSettings
 from remediation.model_registry import load_credential_files
-from remediation.routing_keys import SecretFileError
 from slo_monitor.cli import build_parser
 from slo_monitor.run import run_monitor
 from tests.flows.cli_monitor import SLO_FILE
@@ -51,11 +51,11 @@ def test_remediate_and_run_refuse_an_unreadable_secret_file_with_exit_2(variable
     missing = tmp_path / "not-mounted"
     monkeypatch.setenv(variable, str(missing))
     assert executor_cli.main(["--bootstrap-servers", "127.0.0.1:9"]) == 2
-    assert capsys.readouterr().err.startswith(f"slo-monitor remediate: cannot read")
+    assert capsys.readouterr().err.startswith("slo-monitor remediate: cannot read")
     if variable.startswith("KAFKA"):  # `run` checks its Kafka settings before it starts anything
         assert run_monitor(build_parser().parse_args(["run", "--config", str(SLO_FILE)])) == 2
         err = capsys.readouterr().err
-        assert err.startswith(f"slo-monitor: cannot read {variable} {missing}"), err
+        assert err.startswith(f"slo-monitor: cannot read {variable}'s secret from file {missing}"), err
 
 
 def test_run_refuses_an_unreadable_routing_key_file_with_exit_2(kafka_bootstrap, tmp_path, monkeypatch, capsys):
