@@ -137,6 +137,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="real-time speed-up: 60 = one minute of event time per second (implies --realtime)")
     o.add_argument("--quiet", action="store_true", help="no progress lines or summary")
 
+    f = parser.add_argument_group("closing the loop (Kafka, with --speed or --realtime)")
+    f.add_argument("--follow-model-control", metavar="TOPIC",
+                   help="serve the version each rollback record on TOPIC names (e.g. model-control)")
+    f.add_argument("--follow-review-sampling", metavar="TOPIC",
+                   help="review at the rates the records on TOPIC raise (e.g. review-sampling)")
+
 
 def build_generator(args: argparse.Namespace) -> TrafficGenerator:
     """The generator the options describe (raises ValueError/TypeError on impossible settings)."""
@@ -191,6 +197,12 @@ def run(args: argparse.Namespace) -> int:
         print("simulate: --speed must be > 0", file=sys.stderr)
         return 2
 
+    following = args.follow_model_control or args.follow_review_sampling
+    if following and (not realtime or args.dry_run or args.output_jsonl):
+        print("simulate: --follow-model-control and --follow-review-sampling need Kafka output and --speed or "
+              "--realtime (fast-forwarded traffic is written before anything could follow)", file=sys.stderr)
+        return 2
+
     if args.dry_run:
         sink = NullSink()
     elif args.output_jsonl:
@@ -210,6 +222,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"simulating {args.scenario} from {format_time(generator.start)} for "
               f"{format_duration(generator.duration)} ({mode}) to {sink.describe()}", file=sys.stderr)
 
+    followers = []
+    if following:
+        from simulator.closed_loop import start_followers  # (Kafka only when following)
+        try:
+            followers = start_followers(generator, sink.bootstrap_servers, model_control=args.follow_model_control,
+                                        review_sampling=args.follow_review_sampling)
+        except RuntimeError as exc:
+            sink.close()
+            print(f"simulate: {exc}", file=sys.stderr)
+            return 2
     previous = _sigterm_as_interrupt()
     try:
         report = run_simulation(generator, sink, realtime=realtime, speed=speed,
@@ -219,6 +241,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         _restore_sigterm(previous)
+        for follower in followers:
+            follower.stop()
     if not args.quiet:
         print(format_summary(report, generator, sink.describe()))
     return 130 if report.interrupted else 0

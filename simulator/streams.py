@@ -92,6 +92,8 @@ class TrafficGenerator:
         self.chunk_events = chunk_events
         self.stats = RunStats()
         self._overrides: dict[str, tuple[float, float | None]] = {}
+        self._served_version: str | None = None   # set by a rollback (`serve_version`)
+        self.serving: tuple[str, float] | None = None   # (that version, event time it serves from)
         self._lock = threading.Lock()
         digest = hashlib.blake2b(repr((model_id, scenario, seed, self.start, self.duration,
                                        self.rate_per_hour)).encode(), digest_size=4)
@@ -128,6 +130,18 @@ class TrafficGenerator:
         rate, until = entry
         return rate if until is None or event_time < until else None
 
+    # --- rollback hook ------------------------------------------------------------------------
+
+    def serve_version(self, version: str) -> None:
+        """Serve every prediction with `version` from the next chunk of event time on, as a
+        serving system does after a rollback (e.g. a `model-control` record). The version's own
+        behaviour applies: a rollback from a bad version to the base one ends the bad version's
+        changes. Safe to call from another thread; pick a small `chunk_events` for a prompt switch.
+        """
+        if not version:
+            raise ValueError("version must not be empty")
+        self._served_version = version
+
     # --- predictions -------------------------------------------------------------------------
 
     def _arrival_bound(self) -> float:
@@ -157,6 +171,11 @@ class TrafficGenerator:
                 continue
             segments = draw_segments(rng, len(times), self.population)
             versions = self.scenario.versions(offsets, rng.random(len(times)))
+            served = self._served_version
+            if served is not None:   # a rollback: one version for all (the draws stay the same)
+                versions = np.full(len(times), served)
+                if self.serving is None or self.serving[0] != served:
+                    self.serving = (served, float(times[0]))
             params = self.scenario.resolve(offsets, segments, versions)
             outcomes = draw_outcomes(rng, params, self.population)
             yield PredictionBatch(index, times, versions, segments, outcomes)

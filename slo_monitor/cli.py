@@ -72,6 +72,8 @@ def add_demo_arguments(demo: argparse.ArgumentParser, bootstrap_default: str) ->
     demo.add_argument("--bootstrap-servers", default=bootstrap_default)
     demo.add_argument("--hours", type=float, default=8.0, help="event time to simulate (default 8)")
     demo.add_argument("--change-at", type=float, help="hour at which the bad version takes over (default: half way, at most 4)")
+    demo.add_argument("--speed", type=float, default=360.0,
+                      help="event time runs this many times as fast as the wall clock (default 360: an hour in 10 s)")
     demo.add_argument("--workdir", type=Path, default=Path(".run") / "demo",
                       help="MLflow database and reports of each run (default .run/demo)")
     demo.add_argument("--status-port", type=int, default=0, help="status page port (default: any free port)")

@@ -3,15 +3,17 @@
 1. A local MLflow server (SQLite, loopback) with the demo model `fraud-detector`: version 1 is
    healthy, version 2 is the bad one, and the alias `champion` points to version 2.
 2. A local PagerDuty (Events API v2 receiver on loopback), fresh demo topics, the status page.
-3. Simulated traffic in fast-forwarded event time: version v1 serves healthy traffic; at the
-   change time v2 takes all traffic and its precision falls to 0.80. Labels arrive within two
-   minutes. The traffic is recorded beforehand, so it does not follow the rollback (a serving
-   system would, from the `model-control` record).
-4. The monitor reads it all (join, SLO engine, alerts) with a live view; the responder pages the
+3. Simulated traffic, live, in event time sped up `--speed` times (360: an hour in ten seconds):
+   version 1 serves healthy traffic; at the change time version 2 takes all traffic and its
+   precision falls to 0.80. Labels arrive within two minutes. The traffic follows the
+   remediation as a serving system and a review tool would: it switches to the version a
+   `model-control` record names, and reviews at the rate a `review-sampling` record raises.
+4. The monitor follows it (join, SLO engine, alerts) with a live view; the responder pages the
    local PagerDuty; the executor runs the critical playbook (rollback in MLflow, raised review
-   sampling, diagnostic report) and audits every action on `remediation-actions`.
-5. A summary: what was paged (severity, when), the rollback read back from MLflow, the report
-   (only if the report action wrote one), the status page.
+   sampling, diagnostic report) and audits every action on `remediation-actions`. Once the
+   rolled-back version's labels fill the window, the alert resolves and so does the incident.
+5. A summary: what was paged (severity, when, resolved), the rollback as MLflow reports it and
+   when the traffic followed it, the report (only if the report action wrote one), the status page.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,6 +41,7 @@ JUNK_PREDICTIONS = [
     b'{"prediction_id": "junk-1", "model_id": "fraud-detector", "timestamp": "soon", "predicted_label": 1}',
 ]
 FINAL_ACTIONS = ("rollback", "raise_review_sampling", "diagnostic_report")
+DEMO_START = "2025-01-06T00:00:00Z"                     # event time of the traffic's start
 
 
 class _CollectingPartition(StatelessSinkPartition):
@@ -104,6 +108,7 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
     from bytewax.testing import run_main
     from confluent_kafka import Producer
 
+    from flows.kafka_source import request_stop, reset_stop
     from flows.monitor_flow import build_monitor_flow
     from flows.settings import FlowSettings, Topics
     from flows.topics import ensure_topics
@@ -137,11 +142,12 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
         ["simulate", "--scenario", "bad_version", "--hours", f"{args.hours:g}", "--change-at", f"{change_at:g}h",
          "--rollout-share", "1", "--rate", "6000", "--flagged-rate", "0.1",
          "--review-probability-unflagged", "0.02", "--label-delay", "40s", "--max-label-delay", "2m",
-         "--model-id", spec.model_id, "--bootstrap-servers", bootstrap, "--partitions", "4",
-         "--predictions-topic", topics.predictions, "--labels-topic", topics.labels]
+         "--model-id", spec.model_id, "--model-version", HEALTHY, "--new-version", BAD,
+         "--start", DEMO_START, "--speed", f"{args.speed:g}", "--quiet",
+         "--bootstrap-servers", bootstrap, "--partitions", "4",
+         "--predictions-topic", topics.predictions, "--labels-topic", topics.labels,
+         "--follow-model-control", control_topic, "--follow-review-sampling", sampling_topic]
     )
-    if simulate.handler(simulate) != 0:
-        return 1
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     for junk in JUNK_PREDICTIONS:
         producer.produce(topics.predictions, junk, b"junk")
@@ -169,22 +175,34 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
                               **_report_settings(reports_dir, page.url, topics)),
             environ=environ,
         )
-        settings = FlowSettings(bootstrap_servers=bootstrap, topics=topics, tail=False, shards=4,
+        settings = FlowSettings(bootstrap_servers=bootstrap, topics=topics, tail=True, shards=4,
                                 report_pending_at_end=True)
         outcomes, results = CollectingSink(), CollectingSink()
         start = _scenario_start(simulate)
         view = LiveView(results.items, start, start + args.hours * 3600, count_of(pagerduty.incidents),
                         count_of(lambda: [a for a in page.view.snapshot()["actions"] if a.get("service") == "executor"]))
-        print(f"\ndemo: monitoring {topics.predictions!r} and {topics.labels!r} ...")
+        traffic = TrafficThread(simulate)
+        print(f"\ndemo: live traffic, {args.hours:g} h of event time at {args.speed:g}x "
+              f"(about {args.hours * 3600 / args.speed:.0f} s); monitoring {topics.predictions!r} and "
+              f"{topics.labels!r} ...")
+        for service in (responder, executor):   # subscribed (and the control topics created) first
+            service.service.ready.wait(60)
         started = time.monotonic()
+        reset_stop()
         view.start()
+        traffic.start()
+        threading.Thread(target=_stop_when_drained, args=(traffic, results.items), daemon=True).start()
         try:
             run_main(build_monitor_flow(settings, slo_file, outcome_sink=outcomes, engine_sink=results))
             seconds = time.monotonic() - started
+            if traffic.exit_code != 0:
+                print(f"demo: the traffic simulation failed (exit {traffic.exit_code})", file=sys.stderr)
+                return 1
             expects_page = any(getattr(item, "action", None) for item in results.items)
             _wait_for_pages(pagerduty, expects_page)
             outcome.audit = _wait_for_actions(bootstrap, actions_topic, expects_page)
         finally:
+            request_stop()   # (an interrupted demo: the traffic thread's monitor side)
             view.stop()
             responder.stop()
             executor.stop()
@@ -200,6 +218,38 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
     finally:
         page.stop()
     return 0
+
+
+class TrafficThread(threading.Thread):
+    """`slo-monitor simulate` (live, following the remediation) next to the monitor."""
+
+    def __init__(self, simulate: argparse.Namespace) -> None:
+        super().__init__(name="demo-traffic", daemon=True)
+        self.simulate = simulate
+        self.exit_code: int | None = None
+
+    def run(self) -> None:
+        try:
+            self.exit_code = self.simulate.handler(self.simulate)
+        finally:
+            if self.exit_code is None:
+                self.exit_code = 1
+
+
+def _stop_when_drained(traffic: TrafficThread, results: list, quiet_for: float = 3.0, longest: float = 60.0) -> None:
+    """End the monitor's input once the traffic is written and the monitor has had nothing new to
+    say for `quiet_for` seconds (it has read to the end), or `longest` seconds after the traffic."""
+    from flows.kafka_source import request_stop
+
+    traffic.join()
+    deadline, seen, since = time.monotonic() + longest, -1, time.monotonic()
+    while time.monotonic() < deadline and traffic.exit_code == 0:
+        if len(results) != seen:
+            seen, since = len(results), time.monotonic()
+        elif time.monotonic() - since > quiet_for:
+            break
+        time.sleep(0.2)
+    request_stop()
 
 
 def _report_settings(reports_dir: Path, page_url: str, topics) -> dict[str, str]:
@@ -286,6 +336,10 @@ def _print_summary(results: list, outcomes: list, outcome: Outcome, seconds: flo
         print(f"\nrollback: MLflow says {model}@champion -> version {outcome.champion_after} "
               f"(was {outcome.champion_before}); its tag: from {tag.get('from_version')} to {tag.get('to_version')}, "
               f"state {tag.get('state')}, alert {tag.get('alert_id')}")
+        served = _served_again(statuses, alerts, outcome.champion_after)
+        if served is not None:
+            print(f"  the traffic followed it (model-control): version {outcome.champion_after} serves again from "
+                  f"{rfc3339(served)} (event time, as the monitor saw it)")
     else:
         print(f"\nrollback: none; MLflow says {model}@champion -> version {outcome.champion_after}")
     for change in outcome.change_events:
@@ -303,3 +357,13 @@ def _print_summary(results: list, outcomes: list, outcome: Outcome, seconds: flo
     print("\nwhat became of the input records: " + ", ".join(f"{kind} {count}" for kind, count in counts.most_common()))
     print(f"dead letters are on {topics.predictions + '.dlq'!r} with their reasons")
     print(f"\nstatus page: {outcome.status_url} (up while the demo runs; `slo-monitor demo --stay` keeps it up)")
+
+
+def _served_again(statuses: list, alerts: list, version: str | None) -> float | None:
+    """Event time of the first whole-model status after the first trigger whose latest served
+    version is `version` (the rollback's target), if any."""
+    triggered = next((alert.event_time for alert in alerts if alert.action == "trigger"), None)
+    if triggered is None or version is None:
+        return None
+    return next((status.event_time for status in statuses
+                 if status.event_time > triggered and status.model_version == version), None)
