@@ -221,7 +221,6 @@ class TrafficGenerator:
                     label_stamps[j] = stamp
             versions = batch.versions.tolist()
             flagged = o.flagged.tolist()
-            truth = o.truth.tolist()
             recorded = o.label.tolist()
             scores = o.score.tolist()
             probs = o.review_probability.tolist()
