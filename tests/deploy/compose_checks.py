@@ -19,11 +19,26 @@ SCHEMA = Path(__file__).with_name("compose-spec.json")  # vendored: see compose-
 
 # What each slo-monitor command reads from its environment (CONTRACT.md, docs/paging.md); the
 # compose file must set every one, even if to an empty value taken from the host.
-REQUIRED_ENV = {
-    "run": {"KAFKA_BOOTSTRAP_SERVERS"},
-    "respond": {"KAFKA_BOOTSTRAP_SERVERS", "PAGERDUTY_ROUTING_KEY", "PAGERDUTY_EVENTS_URL", "MLFLOW_TRACKING_URI"},
-    "simulate": {"KAFKA_BOOTSTRAP_SERVERS"},
-}
+PAGING_ENV = {"PAGERDUTY_ROUTING_KEY", "PAGERDUTY_EVENTS_URL"}
+REMEDIATION_ENV = {"MLFLOW_TRACKING_URI"}   # the executor rolls models back in this registry
+
+
+def required_env(command: list[str]) -> set[str]:
+    """What `slo-monitor <command>` reads from its environment to do its whole job: `run` also
+    pages and runs the remediation playbooks (rollback in MLflow) unless told not to.
+
+    >>> sorted(required_env(["run", "--no-responder"]))
+    ['KAFKA_BOOTSTRAP_SERVERS', 'MLFLOW_TRACKING_URI']
+    """
+    needs = {"KAFKA_BOOTSTRAP_SERVERS"} if command else set()
+    if command[:1] == ["run"]:
+        needs |= (set() if "--no-responder" in command else PAGING_ENV)
+        needs |= (set() if "--no-remediation" in command else REMEDIATION_ENV)
+    elif command[:1] == ["respond"]:
+        needs |= PAGING_ENV
+    elif command[:1] == ["remediate"]:
+        needs |= REMEDIATION_ENV
+    return needs
 # Variables whose value names another service of the file (host[:port] or a URL).
 SERVICE_ADDRESS_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "MLFLOW_TRACKING_URI", "PAGERDUTY_EVENTS_URL")
 
@@ -74,7 +89,7 @@ def reference_problems(compose: Mapping[str, Any], project_dir: Path) -> list[st
         environment = env(service)
         command = slo_monitor_command(service)
         if command:
-            missing = REQUIRED_ENV.get(command[0], set()) - set(environment)
+            missing = required_env(command) - set(environment)
             problems += [f"{name}: `slo-monitor {command[0]}` needs {var}, which is not set" for var in sorted(missing)]
         for var in SERVICE_ADDRESS_ENV:
             for host in _hosts(environment.get(var)):

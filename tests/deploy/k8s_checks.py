@@ -178,7 +178,21 @@ def _monitor_problems(workload: Mapping[str, Any], container: Mapping[str, Any],
     config_dir = str(Path(values.get("--config", "/")).parent)
     if config_dir not in mounts:
         problems.append(f"--config {values.get('--config')} is not in a mounted directory")
+    if "--no-remediation" not in args:   # pod 0 runs the playbooks: rollbacks and diagnostic reports
+        if "MLFLOW_TRACKING_URI" not in {variable["name"] for variable in container.get("env", [])}:
+            problems.append("runs the remediation playbooks without MLFLOW_TRACKING_URI: rollbacks would be skipped")
+        reports = values.get("--reports-dir")
+        writable = [path for path, mount in _mounts(container).items() if not mount.get("readOnly")]
+        read_only_root = (container.get("securityContext") or {}).get("readOnlyRootFilesystem")
+        if read_only_root and not (reports and any(reports.rstrip("/").startswith(path + "/") or
+                                                   reports.rstrip("/") == path for path in writable)):
+            problems.append(f"--reports-dir {reports or '(default .run/reports)'} is not on a writable mount "
+                            "(the root filesystem is read-only): diagnostic reports would fail")
     return problems
+
+
+def _mounts(container: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {mount["mountPath"].rstrip("/"): mount for mount in container.get("volumeMounts", [])}
 
 
 def _matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:

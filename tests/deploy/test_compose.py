@@ -104,8 +104,8 @@ def test_a_host_port_published_twice_is_reported(compose):
 
 def test_a_missing_environment_variable_is_reported(compose):
     broken = copy.deepcopy(compose)
-    del broken["services"]["responder"]["environment"]["MLFLOW_TRACKING_URI"]
-    assert "responder: `slo-monitor respond` needs MLFLOW_TRACKING_URI, which is not set" in reference_problems(broken, REPO)
+    del broken["services"]["monitor"]["environment"]["MLFLOW_TRACKING_URI"]
+    assert "monitor: `slo-monitor run` needs MLFLOW_TRACKING_URI, which is not set" in reference_problems(broken, REPO)
 
 
 def test_an_address_naming_no_service_is_reported(compose):
@@ -207,14 +207,18 @@ def test_grafana_provisioning_is_mounted_and_points_at_prometheus(compose):
     assert (dashboards_dir / Path(home).relative_to(provider["options"]["path"])).is_file()
 
 
-def test_mlflow_keeps_its_sqlite_store_on_a_volume_and_accepts_the_responders_host(compose):
+def test_mlflow_keeps_its_sqlite_store_on_a_volume_and_accepts_the_executors_host(compose):
+    """The monitor's process runs the remediation executor, which rolls models back in MLflow."""
     mlflow = compose["services"]["mlflow"]
     command = command_list(mlflow)
     store = command[command.index("--backend-store-uri") + 1]
     assert store.startswith("sqlite:////")
     volume_targets = [m["target"] for m in volume_mounts(mlflow) if m["type"] == "volume"]
     assert any(store.removeprefix("sqlite:///").startswith(target + "/") for target in volume_targets)
-    uri = env(compose["services"]["responder"])["MLFLOW_TRACKING_URI"]
+    name, monitor = service_running(compose, "run")
+    assert not parse_cli(slo_monitor_command(monitor)).no_remediation
+    assert compose["services"][name]["depends_on"]["mlflow"] == {"condition": "service_started"}
+    uri = env(monitor)["MLFLOW_TRACKING_URI"]
     host_port = uri.split("://", 1)[1]
     assert host_port == f"mlflow:{command[command.index('--port') + 1]}"
     assert host_port in command[command.index("--allowed-hosts") + 1].split(",")

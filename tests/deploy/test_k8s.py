@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.compose_checks import REQUIRED_ENV
+from tests.deploy.compose_checks import required_env
 from tests.deploy.k8s_checks import OLDEST_KUBERNETES, help_flags, load, schema_problems, structure_problems
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,6 +121,17 @@ def test_a_reference_to_a_missing_configmap_key_is_reported(objects, run_flags):
     assert any("missing ConfigMap key slo-monitor-env/MLFLOW_TRACKING_URI" in p for p in structure_problems(objects, run_flags))
 
 
+def test_playbooks_without_the_registry_or_a_writable_reports_dir_are_reported(objects, run_flags):
+    monitor = container(find(objects, "StatefulSet"), "monitor")
+    monitor["env"] = [v for v in monitor["env"] if v["name"] != "MLFLOW_TRACKING_URI"]
+    reports = monitor["args"].index("--reports-dir")
+    del monitor["args"][reports:reports + 2]
+    problems = structure_problems(objects, run_flags)
+    assert ("StatefulSet/slo-monitor: container monitor: runs the remediation playbooks without MLFLOW_TRACKING_URI: "
+            "rollbacks would be skipped") in problems
+    assert any("--reports-dir (default .run/reports) is not on a writable mount" in p for p in problems), problems
+
+
 def test_a_container_without_resource_limits_is_reported(objects, run_flags):
     del container(find(objects, "Deployment"), "responder")["resources"]["limits"]["memory"]
     assert "Deployment/slo-monitor-responder: container responder: no memory limits" in structure_problems(objects, run_flags)
@@ -146,7 +157,7 @@ def test_the_responder_has_every_variable_it_needs_and_valid_arguments(objects):
     from slo_monitor.cli import build_parser
 
     responder = container(find(objects, "Deployment"), "responder")
-    assert REQUIRED_ENV["respond"] <= {v["name"] for v in responder["env"]}
+    assert required_env(responder["args"]) <= {v["name"] for v in responder["env"]}
     args = build_parser().parse_args(responder["args"])
     assert args.config == "/etc/slo-monitor/slos.yaml"
     assert find(objects, "Deployment")["spec"]["replicas"] == 1
