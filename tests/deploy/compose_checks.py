@@ -20,15 +20,17 @@ SCHEMA = Path(__file__).with_name("compose-spec.json")  # vendored: see compose-
 # What each slo-monitor command reads from its environment (CONTRACT.md, docs/paging.md); the
 # compose file must set every one, even if to an empty value taken from the host.
 PAGING_ENV = {"PAGERDUTY_ROUTING_KEY", "PAGERDUTY_EVENTS_URL"}
-REMEDIATION_ENV = {"MLFLOW_TRACKING_URI"}   # the executor rolls models back in this registry
+# The playbooks roll models back in this registry, and announce each rollback as a PagerDuty
+# change event.
+REMEDIATION_ENV = {"MLFLOW_TRACKING_URI", *PAGING_ENV}
 
 
 def required_env(command: list[str]) -> set[str]:
     """What `slo-monitor <command>` reads from its environment to do its whole job: `run` also
     pages and runs the remediation playbooks (rollback in MLflow) unless told not to.
 
-    >>> sorted(required_env(["run", "--no-responder"]))
-    ['KAFKA_BOOTSTRAP_SERVERS', 'MLFLOW_TRACKING_URI']
+    >>> sorted(required_env(["run", "--no-responder", "--no-remediation"]))
+    ['KAFKA_BOOTSTRAP_SERVERS']
     """
     needs = {"KAFKA_BOOTSTRAP_SERVERS"} if command else set()
     if command[:1] == ["run"]:

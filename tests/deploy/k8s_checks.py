@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from tests.deploy.compose_checks import REMEDIATION_ENV
+
 OLDEST_KUBERNETES = "1.28"  # the oldest version the manifests target (the pod-index label)
 KNOWN_KINDS = {("v1", "ConfigMap"), ("v1", "Service"), ("v1", "Secret"), ("apps/v1", "StatefulSet"),
                ("apps/v1", "Deployment")}
@@ -179,8 +181,10 @@ def _monitor_problems(workload: Mapping[str, Any], container: Mapping[str, Any],
     if config_dir not in mounts:
         problems.append(f"--config {values.get('--config')} is not in a mounted directory")
     if "--no-remediation" not in args:   # pod 0 runs the playbooks: rollbacks and diagnostic reports
-        if "MLFLOW_TRACKING_URI" not in {variable["name"] for variable in container.get("env", [])}:
-            problems.append("runs the remediation playbooks without MLFLOW_TRACKING_URI: rollbacks would be skipped")
+        names = {variable["name"] for variable in container.get("env", [])}
+        problems += [f"runs the remediation playbooks without {name}" + (": rollbacks would be skipped"
+                                                                         if name == "MLFLOW_TRACKING_URI" else "")
+                     for name in sorted(REMEDIATION_ENV - names)]
         reports = values.get("--reports-dir")
         writable = [path for path, mount in _mounts(container).items() if not mount.get("readOnly")]
         read_only_root = (container.get("securityContext") or {}).get("readOnlyRootFilesystem")
