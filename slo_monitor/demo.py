@@ -181,12 +181,12 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
         start = _scenario_start(simulate)
         view = LiveView(results.items, start, start + args.hours * 3600, count_of(pagerduty.incidents),
                         count_of(lambda: [a for a in page.view.snapshot()["actions"] if a.get("service") == "executor"]))
+        for service in (responder, executor):   # subscribed (and the control topics created) first
+            service.service.ready.wait(60)
         traffic = TrafficThread(simulate)
         print(f"\ndemo: live traffic, {args.hours:g} h of event time at {args.speed:g}x "
               f"(about {args.hours * 3600 / args.speed:.0f} s); monitoring {topics.predictions!r} and "
               f"{topics.labels!r} ...")
-        for service in (responder, executor):   # subscribed (and the control topics created) first
-            service.service.ready.wait(60)
         started = time.monotonic()
         reset_stop()
         view.start()
@@ -309,7 +309,7 @@ def _print_summary(results: list, outcomes: list, outcome: Outcome, seconds: flo
 
     statuses = [r for r in results if isinstance(r, StatusSnapshot) and r.key.segment is None]
     alerts = [r for r in results if isinstance(r, AlertEvent)]
-    print(f"\n=== summary ===\nthe monitor read the topics in {seconds:.1f} s and evaluated "
+    print(f"\n=== summary ===\nthe monitor followed the traffic for {seconds:.1f} s and evaluated "
           f"{len(statuses)} minutes of event time")
     print("\nwhole-model SLO, hour by hour (event time):")
     for status in statuses[::60]:
