@@ -219,6 +219,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.quiet:
         mode = f"real time x{speed:g}" if realtime else "fast-forward"
+        followed = [topic for topic in (args.follow_model_control, args.follow_review_sampling) if topic]
+        if followed:
+            mode += f", following {' and '.join(followed)}"
         print(f"simulating {args.scenario} from {format_time(generator.start)} for "
               f"{format_duration(generator.duration)} ({mode}) to {sink.describe()}", file=sys.stderr)
 
