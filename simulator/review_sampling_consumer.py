@@ -1,5 +1,5 @@
 """Follow the `review-sampling` topic and apply each record to a running generator, as a real
-review tool would follow the responder's raised rates.
+review tool would follow the remediation playbooks' raised rates.
 
 Records of the generator's model are applied with `apply_review_sampling`; tombstones clear the
 override. `TrafficGenerator.set_review_rate` is safe to call from the follower's thread.
