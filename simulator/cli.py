@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
 
     followers = []
     if following:
-        from simulator.closed_loop import start_followers  # (Kafka only when following)
+        from simulator.closed_loop import start_followers, stop_followers  # (Kafka only when following)
         try:
             followers = start_followers(generator, sink.bootstrap_servers, model_control=args.follow_model_control,
                                         review_sampling=args.follow_review_sampling)
@@ -244,8 +244,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         _restore_sigterm(previous)
-        for follower in followers:
-            follower.stop()
+        if followers:
+            stop_followers(followers)
     if not args.quiet:
         print(format_summary(report, generator, sink.describe()))
     return 130 if report.interrupted else 0

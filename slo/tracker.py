@@ -260,9 +260,9 @@ class SloTracker:
                    if self.policy.episode is not None else None)
         transitions = self.policy.step(t, findings, recovered, self.key.dedup_key, recovery,
                                        cleared, hold)
-        held = next((tr for tr in transitions if tr.action == "held"), None)   # a trigger held back
-        if held is not None:
-            transitions = [tr for tr in transitions if tr is not held]
+        held = None
+        if transitions and transitions[0].action == "held":   # a trigger held back: no alert
+            held, transitions = transitions[0], []
         if any(tr.action == "resolve" for tr in transitions):
             # re-arm: the next episode needs fresh evidence (the ARL guarantee restarts)
             for test in (self.cusum, self.trend, self.change):
@@ -289,7 +289,7 @@ class SloTracker:
                         if self.compliance is not None else None),
             last_healthy_version=self.versions.last_healthy(),
             dropped_late=ring.dropped_late, dropped_ahead=ring.dropped_ahead,
-            alert_held_by=hold[1] if held is not None and hold else None)
+            alert_held_by=hold[1] if held is not None and hold is not None else None)
         events = [self._event(tr, t, main, burns) for tr in transitions]
         self.last_step = g
         self.last_snapshot = snapshot

@@ -13,7 +13,7 @@ from simulator import cli
 from simulator.closed_loop import FOLLOW_CHUNK_EVENTS, start_followers, stop_followers
 from simulator.scenarios import bad_version
 from tests.kafka_support import produce, unique_topic
-from tests.simulator.sim_helpers import HOUR, START, collect, flagged_label_precision, make_generator
+from tests.simulator.sim_helpers import HOUR, START, Collected, collect, flagged_label_precision, make_generator
 
 
 def test_after_serve_version_every_prediction_has_that_version_and_its_behaviour():
@@ -32,10 +32,8 @@ def test_after_serve_version_every_prediction_has_that_version_and_its_behaviour
 
     collected = collect(make_generator(bad_version(change_at=HOUR, rollout_share=1.0), hours=4, rate=20_000))
     precision_bad, _ = flagged_label_precision(collected, START + 2.5 * HOUR, START + 4 * HOUR)
-    rolled_back = type(collected)()
-    for kind, t, record in events:
-        rolled_back.events.append((kind, t, record))
-        (rolled_back.predictions if kind == "prediction" else rolled_back.labels).append((t, record))
+    rolled_back = Collected(events, [(t, r) for k, t, r in events if k == "prediction"],
+                            [(t, r) for k, t, r in events if k == "label"])
     precision_after, n = flagged_label_precision(rolled_back, START + 2.5 * HOUR, START + 4 * HOUR)
     assert n > 300 and precision_bad == pytest.approx(0.80, abs=0.03)
     assert precision_after == pytest.approx(0.97, abs=0.02)   # the base behaviour again
