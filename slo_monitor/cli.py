@@ -1,4 +1,5 @@
-"""`slo-monitor`: the command line of CONTRACT.md (validate, run, simulate, demo).
+"""`slo-monitor`: the command line of CONTRACT.md (validate, run, simulate, demo), with respond,
+remediate and demo-model beside it.
 
 Each subcommand imports its subsystem only when it runs, so `validate` answers at once and
 never needs Kafka or Bytewax.
@@ -65,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the whole main job on this machine, end to end")
     add_demo_arguments(demo, _bootstrap_default())
     demo.set_defaults(handler=_demo)
+
+    demo_model = commands.add_parser(
+        "demo-model", help="register the demo's model in an MLflow registry (Docker Compose's demo profile)",
+        description="Register the demo's model: version 1 healthy, version 2 the bad release, alias champion "
+                    "-> 2, so a rollback has somewhere to go. Safe to run again: it adds what is missing and "
+                    "sets the alias back; a model of that name it did not register is left alone (exit 1).")
+    demo_model.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
+                            help="the MLflow tracking server (default: $MLFLOW_TRACKING_URI)")
+    demo_model.add_argument("--model-id", default="fraud-detector",
+                            help="the registered model's name: the traffic's model_id (default: fraud-detector)")
+    demo_model.set_defaults(handler=_demo_model)
     return parser
 
 
@@ -125,6 +137,24 @@ def _demo(args: argparse.Namespace) -> int:
     from slo_monitor.demo import run_demo
 
     return run_demo(args)
+
+
+def _demo_model(args: argparse.Namespace) -> int:
+    from mlflow.exceptions import MlflowException
+
+    from slo_monitor.local_mlflow import DEMO_CHAMPION, DEMO_VERSIONS, NotTheDemoModel, register_demo_model
+
+    if not args.tracking_uri:
+        print("demo-model: no registry: set MLFLOW_TRACKING_URI or pass --tracking-uri", file=sys.stderr)
+        return 2
+    try:
+        register_demo_model(args.tracking_uri, args.model_id)
+    except (NotTheDemoModel, MlflowException) as error:
+        print(f"demo-model: {error}", file=sys.stderr)
+        return 1
+    versions = ", ".join(f"{number} ({description})" for number, description in enumerate(DEMO_VERSIONS, 1))
+    print(f"demo-model: {args.tracking_uri}: {args.model_id} versions {versions}; alias champion -> {DEMO_CHAMPION}")
+    return 0
 
 
 if __name__ == "__main__":

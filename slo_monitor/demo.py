@@ -31,11 +31,13 @@ from pathlib import Path
 import orjson
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from slo_monitor.local_mlflow import DEMO_CHAMPION
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_SLOS = REPO / "examples" / "slos.yaml"   # the contract's SLO file, segments included
 DEMO_REMEDIATION = REPO / "examples" / "demo" / "remediation.yaml"
 DEMO_ROUTING_KEY = "DEM0R0UT1NGKEY000000000000000000"  # 32 characters, like an integration key
-HEALTHY, BAD = "1", "2"                                 # registry versions; traffic calls them v1, v2
+HEALTHY, BAD = "1", DEMO_CHAMPION                       # registry versions (local_mlflow.DEMO_VERSIONS)
 JUNK_PREDICTIONS = [
     b"{truncated",
     b'{"prediction_id": "junk-1", "model_id": "fraud-detector", "timestamp": "soon", "predicted_label": 1}',
@@ -128,7 +130,7 @@ def _run_with_registry(args: argparse.Namespace, bootstrap: str, stem: str, work
     spec = slo_file.slos[0]
     print(f"demo: {DEMO_SLOS.relative_to(REPO)}: {spec.name}: {spec.metric} of {spec.model_id!r} >= {spec.objective} "
           f"over any rolling {spec.window // 3600}h window")
-    register_demo_model(tracking_uri, spec.model_id, ["v1: healthy", "v2: the bad release"], champion=BAD)
+    register_demo_model(tracking_uri, spec.model_id)
     outcome = Outcome(champion_before=BAD)
     print(f"demo: MLflow at {tracking_uri}: {spec.model_id} versions {HEALTHY} (healthy) and {BAD} (bad); "
           f"alias champion -> version {BAD}")

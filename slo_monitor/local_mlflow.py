@@ -80,15 +80,46 @@ class LocalMlflowServer:
         self.stop()
 
 
-def register_demo_model(tracking_uri: str, name: str, descriptions: list[str], champion: str) -> Any:
-    """A registered model whose versions 1..n are READY (sources in one run), alias `champion`."""
+# The demo's registered model: version 1 is healthy, version 2 the bad release that is champion at
+# the start, so the demo's breach has something to roll back to.
+DEMO_VERSIONS = ("v1: healthy", "v2: the bad release")
+DEMO_CHAMPION = "2"
+DEMO_MODEL_DESCRIPTION = "the slo-monitor demo's model"
+
+
+class NotTheDemoModel(RuntimeError):
+    """The registry already holds a model of that name that the demo did not register."""
+
+
+def register_demo_model(tracking_uri: str, name: str, descriptions: tuple[str, ...] | list[str] = DEMO_VERSIONS,
+                        champion: str = DEMO_CHAMPION) -> Any:
+    """A registered model whose versions 1..n are READY (sources in one run), alias `champion`.
+
+    Safe to run again (Docker Compose's demo runs it at every `up`): versions already there are
+    kept, missing ones added, and the alias is set back to `champion` for a fresh demo. A model of
+    the same name that the demo did not register is left alone (`NotTheDemoModel`), so pointing
+    this at a real registry cannot move a real model's alias.
+    """
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
-    client.create_registered_model(name, description="the slo-monitor demo's model")
-    run = client.create_run(client.create_experiment(f"{name}-training"))
-    for description in descriptions:
-        client.create_model_version(name, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id,
-                                    description=description)
+    try:
+        client.create_registered_model(name, description=DEMO_MODEL_DESCRIPTION)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        if client.get_registered_model(name).description != DEMO_MODEL_DESCRIPTION:
+            raise NotTheDemoModel(f"{tracking_uri} already has a registered model {name!r} that is not the "
+                                  "demo's; it is left alone") from None
+    existing = len(client.search_model_versions(f"name = '{name}'"))
+    if existing < len(descriptions):
+        experiment = client.get_experiment_by_name(f"{name}-training")
+        experiment_id = (experiment.experiment_id if experiment is not None
+                         else client.create_experiment(f"{name}-training"))
+        run = client.create_run(experiment_id)
+        for description in descriptions[existing:]:
+            client.create_model_version(name, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id,
+                                        description=description)
     client.set_registered_model_alias(name, "champion", champion)
     return client

@@ -31,7 +31,11 @@ def required_env(command: list[str]) -> set[str]:
 
     >>> sorted(required_env(["run", "--no-responder", "--no-remediation"]))
     ['KAFKA_BOOTSTRAP_SERVERS']
+    >>> sorted(required_env(["demo-model"]))     # the registry only, unless given --tracking-uri
+    ['MLFLOW_TRACKING_URI']
     """
+    if command[:1] == ["demo-model"]:
+        return set() if "--tracking-uri" in command else {"MLFLOW_TRACKING_URI"}
     needs = {"KAFKA_BOOTSTRAP_SERVERS"} if command else set()
     if command[:1] == ["run"]:
         needs |= (set() if "--no-responder" in command else PAGING_ENV)

@@ -222,3 +222,38 @@ def test_mlflow_keeps_its_sqlite_store_on_a_volume_and_accepts_the_executors_hos
     host_port = uri.split("://", 1)[1]
     assert host_port == f"mlflow:{command[command.index('--port') + 1]}"
     assert host_port in command[command.index("--allowed-hosts") + 1].split(",")
+
+
+def test_the_demo_profile_closes_the_loop_of_make_demo(compose):
+    """The demo traffic's bad release is the registry's champion, the monitor's playbooks roll it
+    back on the topics the simulator follows, and everything starts in that order."""
+    from remediation.executor import ExecutorSettings
+    from slo.spec import load_slo_file
+    from slo_monitor.local_mlflow import DEMO_CHAMPION, DEMO_VERSIONS
+
+    services = compose["services"]
+    _, registry_job = service_running(compose, "demo-model")
+    _, traffic = service_running(compose, "simulate")
+    monitor_name, monitor = service_running(compose, "run")
+    assert registry_job["profiles"] == traffic["profiles"] == ["demo"]
+
+    registered = parse_cli(slo_monitor_command(registry_job))
+    simulate = parse_cli(slo_monitor_command(traffic))
+    assert simulate.scenario == "bad_version" and simulate.rollout_share == 1, "the whole traffic on the bad release"
+    assert simulate.model_id == registered.model_id
+    assert (simulate.model_version, simulate.new_version) == ("1", DEMO_CHAMPION) and len(DEMO_VERSIONS) == 2
+    assert env(registry_job)["MLFLOW_TRACKING_URI"] == env(monitor)["MLFLOW_TRACKING_URI"]
+
+    config = parse_cli(slo_monitor_command(monitor)).config
+    slo_file = load_slo_file(REPO / next(m["source"] for m in volume_mounts(monitor) if m["target"] == config))
+    playbooks = [slo.remediation for slo in slo_file.slos if slo.model_id == simulate.model_id]
+    assert any("rollback" in steps for playbook in playbooks for steps in playbook.values()), \
+        "no SLO of the demo's model rolls back"
+    executor = ExecutorSettings(bootstrap_servers="kafka:9092")
+    assert (simulate.follow_model_control, simulate.follow_review_sampling) == (
+        executor.model_control_topic, executor.review_sampling_topic)
+
+    assert registry_job["depends_on"]["mlflow"] == {"condition": "service_healthy"}
+    assert traffic["depends_on"]["demo-model"] == {"condition": "service_completed_successfully"}
+    assert traffic["depends_on"][monitor_name] == {"condition": "service_healthy"}
+    assert "healthcheck" in services[monitor_name]
