@@ -27,10 +27,10 @@ COPY slo_monitor ./slo_monitor
 RUN pip install . \
     && cd / && rm -rf /build
 
-# Run as an unprivileged user. The recovery directory exists in the image and belongs to that user,
-# so a fresh Docker named volume mounted there inherits the ownership and is writable.
+# Run as an unprivileged user. The recovery and reports directories exist in the image and belong to
+# that user, so a fresh Docker named volume mounted there inherits the ownership and is writable.
 RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin slo \
-    && mkdir -p /var/lib/slo-monitor/recovery /etc/slo-monitor \
+    && mkdir -p /var/lib/slo-monitor/recovery /var/lib/slo-monitor/reports /etc/slo-monitor \
     && chown -R 10001:10001 /var/lib/slo-monitor
 USER 10001:10001
 WORKDIR /var/lib/slo-monitor

@@ -192,6 +192,9 @@ def _monitor_problems(workload: Mapping[str, Any], container: Mapping[str, Any],
                                                    reports.rstrip("/") == path for path in writable)):
             problems.append(f"--reports-dir {reports or '(default .run/reports)'} is not on a writable mount "
                             "(the root filesystem is read-only): diagnostic reports would fail")
+        elif reports and mounts.get(reports.rstrip("/")) not in claims:
+            problems.append(f"--reports-dir {reports} is not the mount path of a volumeClaimTemplate: the reports "
+                            "the status page links to would be lost with the pod")
     return problems
 
 

@@ -123,6 +123,8 @@ def test_monitor_and_responder_commands_parse_with_the_real_cli(compose):
     assert run.no_responder, "the monitor must leave paging to the responder service"
     assert run.metrics_host not in ("127.0.0.1", "localhost"), "Prometheus scrapes from another container"
     assert run.recovery_dir is not None
+    named = {m["target"] for m in volume_mounts(monitor) if m["type"] == "volume"}
+    assert {str(run.recovery_dir), str(run.reports_dir)} <= named, "state and reports must outlive the container"
     respond = parse_cli(slo_monitor_command(responder))
     assert respond.config == run.config
 

@@ -92,11 +92,13 @@ def test_the_image_installs_with_pip_and_runs_slo_monitor_as_a_non_root_user(doc
     assert json.loads(next(args for keyword, args in dockerfile if keyword == "ENTRYPOINT")) == ["slo-monitor"]
 
 
-def test_the_image_prepares_the_recovery_directory_the_deployments_mount(dockerfile):
+def test_the_image_prepares_the_directories_the_deployments_mount(dockerfile):
     runs = " ".join(args for keyword, args in dockerfile if keyword == "RUN")
-    assert "/var/lib/slo-monitor/recovery" in runs and "chown" in runs
     compose = (REPO / "docker-compose.yml").read_text()
-    assert "monitor-recovery:/var/lib/slo-monitor/recovery" in compose
+    for volume, directory in (("monitor-recovery", "/var/lib/slo-monitor/recovery"),
+                              ("monitor-reports", "/var/lib/slo-monitor/reports")):
+        assert directory in runs and "chown -R 10001:10001 /var/lib/slo-monitor" in runs
+        assert f"{volume}:{directory}" in compose
 
 
 def test_exposed_ports_are_the_metrics_status_page_and_cluster_ports(dockerfile):

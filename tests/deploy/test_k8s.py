@@ -132,6 +132,17 @@ def test_playbooks_without_the_registry_or_a_writable_reports_dir_are_reported(o
     assert any("--reports-dir (default .run/reports) is not on a writable mount" in p for p in problems), problems
 
 
+def test_reports_on_a_volume_that_dies_with_the_pod_are_reported(objects, run_flags):
+    statefulset = find(objects, "StatefulSet")
+    assert structure_problems(objects, run_flags) == []
+    statefulset["spec"]["volumeClaimTemplates"] = [
+        claim for claim in statefulset["spec"]["volumeClaimTemplates"] if claim["metadata"]["name"] != "reports"]
+    statefulset["spec"]["template"]["spec"]["volumes"].append({"name": "reports", "emptyDir": {"sizeLimit": "256Mi"}})
+    problems = structure_problems(objects, run_flags)
+    assert ("StatefulSet/slo-monitor: container monitor: --reports-dir /var/lib/slo-monitor/reports is not the mount "
+            "path of a volumeClaimTemplate: the reports the status page links to would be lost with the pod") in problems
+
+
 def test_a_container_without_resource_limits_is_reported(objects, run_flags):
     del container(find(objects, "Deployment"), "responder")["resources"]["limits"]["memory"]
     assert "Deployment/slo-monitor-responder: container responder: no memory limits" in structure_problems(objects, run_flags)
