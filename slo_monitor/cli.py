@@ -142,13 +142,20 @@ def _demo(args: argparse.Namespace) -> int:
 def _demo_model(args: argparse.Namespace) -> int:
     from mlflow.exceptions import MlflowException
 
+    from flows.secret_files import SecretFileError
+    from remediation.model_registry import cap_client_retries, load_credential_files
     from slo_monitor.local_mlflow import DEMO_CHAMPION, DEMO_VERSIONS, NotTheDemoModel, register_demo_model
 
     if not args.tracking_uri:
         print("demo-model: no registry: set MLFLOW_TRACKING_URI or pass --tracking-uri", file=sys.stderr)
         return 2
+    cap_client_retries()   # seconds, not MLflow's four minutes of retries, when the registry is not there
     try:
+        load_credential_files()
         register_demo_model(args.tracking_uri, args.model_id)
+    except SecretFileError as error:
+        print(f"demo-model: {error}", file=sys.stderr)
+        return 2
     except (NotTheDemoModel, MlflowException) as error:
         print(f"demo-model: {error}", file=sys.stderr)
         return 1

@@ -46,3 +46,12 @@ def test_without_a_registry_it_says_what_to_set(monkeypatch, capsys):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert main(["demo-model"]) == 2
     assert "set MLFLOW_TRACKING_URI or pass --tracking-uri" in capsys.readouterr().err
+
+
+def test_an_unreachable_registry_is_one_line_and_exit_1(monkeypatch, capsys):
+    from tests.remediation_actions.mlflow_support import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"   # nothing listens there
+    assert _demo_model(monkeypatch, url, "fraud-detector") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"demo-model: API request to {url}/") and err.count("\n") == 1, err
