@@ -84,9 +84,9 @@ def quiet_logs(config: Mapping[str, str]) -> dict:
 
 
 def common_config(settings: FlowSettings) -> dict[str, str]:
-    """Settings of short-lived admin clients. They keep librdkafka's direct stderr logging: they
-    are not polled, so queued log lines would be lost, and with them the reason a first contact
-    failed (e.g. "SASL authentication error: Authentication failed")."""
+    """Settings of short-lived admin clients (flows/topics.py adds the logger and polls it once
+    after each request, so the reason a first contact failed, e.g. "SASL authentication error:
+    Authentication failed", still reaches the log)."""
     return {"bootstrap.servers": settings.bootstrap_servers, **settings.kafka_config}
 
 

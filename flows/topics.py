@@ -7,7 +7,22 @@ import logging
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from flows.kafka_clients import quiet_logs
+
 log = logging.getLogger(__name__)
+
+
+def _admin(admin_config: dict[str, str]) -> AdminClient:
+    """An admin client whose librdkafka log lines wait in its queue for `poll` (see `_hand_over_logs`)
+    instead of going straight to stderr: an unreachable broker is otherwise ~20 lines a second
+    (300 before a 15-second metadata request gives up)."""
+    return AdminClient(quiet_logs(admin_config))
+
+
+def _hand_over_logs(admin: AdminClient) -> None:
+    """Pass the queued log lines to Python logging, where repeats are collapsed; the reason a first
+    contact failed (say "SASL authentication error: Authentication failed") stays among them."""
+    admin.poll(0)
 
 
 def ensure_topics(admin_config: dict[str, str], names: list[str], partitions: int) -> list[str]:
@@ -16,8 +31,11 @@ def ensure_topics(admin_config: dict[str, str], names: list[str], partitions: in
     Replication is left to the broker's default. A topic that already exists keeps its own
     partition count: changing it would move keys between partitions.
     """
-    admin = AdminClient(admin_config)
-    existing = set(admin.list_topics(timeout=15).topics)
+    admin = _admin(admin_config)
+    try:
+        existing = set(admin.list_topics(timeout=15).topics)
+    finally:
+        _hand_over_logs(admin)
     missing = [name for name in dict.fromkeys(names) if name not in existing]
     if not missing:
         return []
@@ -36,5 +54,9 @@ def ensure_topics(admin_config: dict[str, str], names: list[str], partitions: in
 
 
 def partition_counts(admin_config: dict[str, str], names: list[str]) -> dict[str, int]:
-    metadata = AdminClient(admin_config).list_topics(timeout=15)
+    admin = _admin(admin_config)
+    try:
+        metadata = admin.list_topics(timeout=15)
+    finally:
+        _hand_over_logs(admin)
     return {name: len(metadata.topics[name].partitions) for name in names if name in metadata.topics}
