@@ -19,11 +19,17 @@ is recall. ``spec.positive_label`` of the metric source gives the positive class
 ``spec.service`` unless the annotation ``slo-monitor/model-id`` says otherwise; annotations
 ``slo-monitor/min-labels`` and ``slo-monitor/segments`` (comma-separated) set those keys.
 
-``budgetingMethod: Occurrences`` maps to ``objective = target`` over the rolling ``timeWindow``;
-``Timeslices`` maps to ``objective = timeSliceTarget`` over ``window = timeSliceWindow``, with
-``compliance: {period: timeWindow, target: target, timeslice: timeSliceWindow}``. Calendar
-windows, several objectives per SLO, and raw vendor queries are refused with a message. Other
-kinds (Service, AlertPolicy, ...) are ignored; ``kind: SLI`` documents serve ``indicatorRef``.
+``budgetingMethod`` (required) ``Occurrences`` maps to ``objective = target`` over the rolling
+``timeWindow``; ``Timeslices`` maps to ``objective = timeSliceTarget`` over ``window =
+timeSliceWindow``, with ``compliance: {period: timeWindow, target: target, timeslice:
+timeSliceWindow}``. What we cannot represent is refused with a message, never given another
+meaning: calendar windows, durations in months, quarters or years (OpenSLO's ``M``, ``Q``, ``Y``:
+no fixed length; its units are case-sensitive, ``m`` is minutes), ``RatioTimeslices`` (a mean of
+the slices' ratios), several objectives per SLO, raw vendor queries, and either-or pairs given
+both ways (``target``/``targetPercent``, ``good``/``bad``, ``indicator``/``indicatorRef``). The
+other v1 kinds (Service, DataSource, AlertPolicy, ...) are skipped, so an SLO gets this project's
+alerting, not its ``alertPolicies``; ``kind: SLI`` documents serve ``indicatorRef``; an unknown
+kind is an error (a misspelt ``kind: Slo`` would otherwise vanish).
 
 >>> text = '''
 ... apiVersion: openslo/v1
@@ -64,6 +70,9 @@ _RATIOS = {
 }
 _COUNTERS = ("true_positives", "false_positives", "false_negatives", "flagged", "actual_positives")
 _ANNOTATION = "slo-monitor/"
+_KINDS = ("SLO", "SLI", "Service", "DataSource", "AlertPolicy", "AlertCondition", "AlertNotificationTarget")
+_DURATION = re.compile(r"\d+[smhdw]")            # OpenSLO's shorthand, case-sensitive
+_UNFIXED_UNITS = {"M": "months", "Q": "quarters", "Y": "years"}
 
 
 def looks_like_openslo(text: str) -> bool:
@@ -95,6 +104,34 @@ class _Doc:
         return node
 
 
+def _duration(doc: _Doc, path: tuple[PathPart, ...]) -> str:
+    """An OpenSLO duration as ours. A bare number of ``timeSliceWindow`` is minutes (OpenSLO's rule).
+
+    >>> doc = _Doc({"w": "60M"}, LineMap(), "x.yaml")
+    >>> _duration(doc, ("w",))
+    Traceback (most recent call last):
+    ...
+    slo.spec_errors.SloSpecError: x.yaml: w: '60M' is in months, which have no fixed length: use days or weeks (30d, 4w)
+    """
+    value = doc.get(path)
+    if path[-1] == "timeSliceWindow" and type(value) is int and value > 0:
+        return f"{value}m"
+    text = str(value).strip()
+    if text[-1:] in _UNFIXED_UNITS and text[:-1].isdigit():
+        raise SloSpecError([doc.problem(path, f"{text!r} is in {_UNFIXED_UNITS[text[-1]]}, which have no fixed "
+                                              "length: use days or weeks (30d, 4w)")])
+    if not _DURATION.fullmatch(text):
+        raise SloSpecError([doc.problem(path, f"bad duration {value!r}: a whole number and one unit of s, m, h, d "
+                                              "or w (case matters: M is months)")])
+    return text
+
+
+def _one_of(doc: _Doc, path: tuple[PathPart, ...], mapping: Any, first: str, second: str) -> None:
+    """OpenSLO's either-or pairs: both given is refused, not settled by a silent preference."""
+    if isinstance(mapping, dict) and first in mapping and second in mapping:
+        raise SloSpecError([doc.problem(path + (second,), f"give {first} or {second}, not both")])
+
+
 def _metric_source(doc: _Doc, path: tuple[PathPart, ...]) -> tuple[str, Any]:
     source_type = doc.get(path + ("metricSource", "type"))
     if str(source_type).lower() != "slo-monitor":
@@ -119,13 +156,29 @@ def _convert(doc: _Doc, slis: dict[str, _Doc], index: int,
     keep((), ("metadata",))
     keep(("name",), ("metadata", "name"))
     annotations = doc.get(("metadata", "annotations"), required=False) or {}
-    ours = {k[len(_ANNOTATION):]: v for k, v in annotations.items()
-            if isinstance(k, str) and k.startswith(_ANNOTATION)}
-    model_id = ours.pop("model-id", None) or doc.get(("spec", "service"))
-    keep(("model_id",), ("spec", "service"))
+    if not isinstance(annotations, dict):
+        raise SloSpecError([doc.problem(("metadata", "annotations"), "expected a mapping of names to strings")])
+    ours: dict[str, Any] = {}
+    for key, value in annotations.items():
+        if isinstance(key, str) and key.startswith(_ANNOTATION):
+            if not isinstance(value, (str, int)) or isinstance(value, bool):
+                raise SloSpecError([doc.problem(("metadata", "annotations", key),
+                                                "expected a string (segments: comma-separated, like \"country, device\")")])
+            ours[key[len(_ANNOTATION):]] = value
+
+    def annotation_line(name: str) -> tuple[PathPart, ...]:
+        return ("metadata", "annotations", _ANNOTATION + name)
+
+    if "model-id" in ours:
+        model_id = ours.pop("model-id")
+        keep(("model_id",), annotation_line("model-id"))
+    else:
+        model_id = doc.get(("spec", "service"))
+        keep(("model_id",), ("spec", "service"))
 
     # indicator: inline or by reference
     sli_doc, sli_path = doc, ("spec", "indicator")
+    _one_of(doc, ("spec",), doc.get(("spec",)), "indicator", "indicatorRef")
     if doc.get(("spec", "indicator"), required=False) is None:
         ref = doc.get(("spec", "indicatorRef"))
         if ref not in slis:
@@ -138,6 +191,7 @@ def _convert(doc: _Doc, slis: dict[str, _Doc], index: int,
         raise SloSpecError([sli_doc.problem(sli_path + ("spec",),
                                             "only ratioMetric indicators can be imported")])
     ratio = sli_doc.get(ratio_path)
+    _one_of(sli_doc, ratio_path, ratio, "good", "bad")
     side = "good" if "good" in ratio else "bad" if "bad" in ratio else None
     if side is None:
         raise SloSpecError([sli_doc.problem(ratio_path, "ratioMetric needs good or bad, and total")])
@@ -161,20 +215,28 @@ def _convert(doc: _Doc, slis: dict[str, _Doc], index: int,
     windows = doc.get(("spec", "timeWindow"))
     if not isinstance(windows, list) or len(windows) != 1:
         raise SloSpecError([doc.problem(("spec", "timeWindow"), "expected exactly one time window")])
-    if doc.get(("spec", "timeWindow", 0, "isRolling"), required=False) is False:
-        raise SloSpecError([doc.problem(("spec", "timeWindow", 0, "isRolling"),
-                                        "calendar windows are not supported: use isRolling: true")])
-    period = doc.get(("spec", "timeWindow", 0, "duration"))
+    window = windows[0]
+    if not isinstance(window, dict):
+        raise SloSpecError([doc.problem(("spec", "timeWindow", 0), "expected a mapping")])
+    if "calendar" in window or window.get("isRolling") is False:   # a calendar means isRolling: false
+        raise SloSpecError([doc.problem(("spec", "timeWindow", 0, "calendar" if "calendar" in window else "isRolling"),
+                                        "calendar windows are not supported: use a rolling window "
+                                        "(isRolling: true, no calendar)")])
+    period = _duration(doc, ("spec", "timeWindow", 0, "duration"))
     objectives = doc.get(("spec", "objectives"))
     if not isinstance(objectives, list) or len(objectives) != 1:
         raise SloSpecError([doc.problem(("spec", "objectives"),
                                         "exactly one objective per SLO (split the others into "
                                         "their own SLO documents)")])
+    _one_of(doc, ("spec", "objectives", 0), objectives[0], "target", "targetPercent")
     target = doc.get(("spec", "objectives", 0, "target"), required=False)
     if target is None:
         percent = doc.get(("spec", "objectives", 0, "targetPercent"))
-        target = percent / 100.0 if isinstance(percent, (int, float)) else percent
-    method = doc.get(("spec", "budgetingMethod"), required=False) or "Occurrences"
+        target = round(percent / 100.0, 12) if isinstance(percent, (int, float)) else percent
+    method = doc.get(("spec", "budgetingMethod"), required=False)
+    if method is None:
+        raise SloSpecError([doc.problem(("spec", "budgetingMethod"),
+                                        "missing required key: Occurrences or Timeslices")])
     slo: dict[str, Any] = {"name": name, "model_id": model_id, "metric": metric}
     slo["positive_label"] = label_a if label_a is not None else label_b
     if method == "Occurrences":
@@ -182,28 +244,33 @@ def _convert(doc: _Doc, slis: dict[str, _Doc], index: int,
         keep(("objective",), ("spec", "objectives", 0,
                               "target" if "target" in objectives[0] else "targetPercent"))
         keep(("window",), ("spec", "timeWindow", 0, "duration"))
-    elif method in ("Timeslices", "RatioTimeslices"):
+    elif method == "Timeslices":
         slo["objective"] = doc.get(("spec", "objectives", 0, "timeSliceTarget"))
-        slice_window = doc.get(("spec", "objectives", 0, "timeSliceWindow"))
+        slice_window = _duration(doc, ("spec", "objectives", 0, "timeSliceWindow"))
         slo["window"] = slice_window
         slo["compliance"] = {"period": period, "target": target, "timeslice": slice_window}
         keep(("objective",), ("spec", "objectives", 0, "timeSliceTarget"))
         keep(("window",), ("spec", "objectives", 0, "timeSliceWindow"))
         keep(("compliance",), ("spec", "timeWindow", 0, "duration"))
+    elif method == "RatioTimeslices":
+        raise SloSpecError([doc.problem(("spec", "budgetingMethod"),
+                                        "RatioTimeslices (the mean of the slices' ratios) is not supported: "
+                                        "use Timeslices (the share of good slices) or Occurrences")])
     else:
         raise SloSpecError([doc.problem(("spec", "budgetingMethod"),
                                         f"unknown budgeting method {method!r}: expected "
-                                        "Occurrences or Timeslices")])
+                                        "Occurrences or Timeslices"
+                                        + did_you_mean(str(method), ["Occurrences", "Timeslices"]))])
     description = doc.get(("spec", "description"), required=False)
     if description is not None:
         slo["description"] = description
     if "min-labels" in ours:
         raw = ours.pop("min-labels")
         slo["min_labels"] = int(raw) if str(raw).isdigit() else raw
-        keep(("min_labels",), ("metadata", "annotations"))
+        keep(("min_labels",), annotation_line("min-labels"))
     if "segments" in ours:
         slo["segments"] = [s.strip() for s in str(ours.pop("segments")).split(",") if s.strip()]
-        keep(("segments",), ("metadata", "annotations"))
+        keep(("segments",), annotation_line("segments"))
     if ours:
         unknown = sorted(ours)[0]
         raise SloSpecError([doc.problem(("metadata", "annotations"),
@@ -224,8 +291,22 @@ def parse_openslo_yaml(text: str, source: str = "<string>") -> SloFile:
         if api != "openslo/v1":
             raise SloSpecError([doc.problem(("apiVersion",),
                                             f"unsupported apiVersion {api!r}: expected openslo/v1")])
+        kind = data.get("kind")
+        if kind not in _KINDS:
+            hint = did_you_mean(str(kind).lower(), [k.lower() for k in _KINDS])
+            for k in _KINDS:   # the hint in the kind's own spelling
+                hint = hint.replace(f"'{k.lower()}'", f"'{k}'")
+            raise SloSpecError([doc.problem(("kind",), f"unknown kind {kind!r}: expected one of {', '.join(_KINDS)}"
+                                                       + hint)])
         docs.append(doc)
-    slis = {d.get(("metadata", "name")): d for d in docs if d.data.get("kind") == "SLI"}
+    slis: dict[Any, _Doc] = {}
+    for d in (d for d in docs if d.data.get("kind") == "SLI"):
+        name = d.get(("metadata", "name"))
+        if name in slis:
+            first = slis[name].lines.line_of(("metadata", "name"))
+            raise SloSpecError([d.problem(("metadata", "name"),
+                                          f"a second kind: SLI named {name!r} (the first is at line {first})")])
+        slis[name] = d
     slos: list[dict[str, Any]] = []
     line_pairs: list[tuple[tuple[PathPart, ...], int | None]] = []
     for doc in (d for d in docs if d.data.get("kind") == "SLO"):

@@ -133,3 +133,60 @@ def test_missing_indicator_reference():
     with pytest.raises(SloSpecError, match="no kind: SLI document named 'fraud-recal-sli' "
                                            r"\(did you mean 'fraud-recall-sli'\?\)"):
         parse_openslo_yaml(text, "openslo.yaml")
+
+
+# What the importer cannot represent is refused, never given another meaning (a review of
+# 2026-11-27 found each of these accepted with a different meaning or a misleading message).
+@pytest.mark.parametrize("change, message", [
+    (("duration: 1h", "duration: 60M"),   # OpenSLO's M is months, not minutes
+     "openslo.yaml:13: spec.timeWindow[0].duration: '60M' is in months, which have no fixed length"),
+    (("duration: 1h", "duration: 1Y"), "openslo.yaml:13: spec.timeWindow[0].duration: '1Y' is in years"),
+    (("duration: 1h", "duration: 4W"), "openslo.yaml:13: spec.timeWindow[0].duration: bad duration '4W'"),
+    (("      isRolling: true", "      calendar: {startTime: 2022-01-01 00:00:00, timeZone: UTC}"),
+     "openslo.yaml:14: spec.timeWindow[0].calendar: calendar windows are not supported"),
+    (("      isRolling: true", "      isRolling: true\n      calendar: {startTime: 2022-01-01 00:00:00, timeZone: UTC}"),
+     "openslo.yaml:15: spec.timeWindow[0].calendar: calendar windows are not supported"),
+    (("budgetingMethod: Occurrences", "budgetingMethod: RatioTimeslices"),
+     "openslo.yaml:11: spec.budgetingMethod: RatioTimeslices (the mean of the slices' ratios) is not supported"),
+    (("  budgetingMethod: Occurrences\n", ""),
+     "openslo.yaml:8: spec.budgetingMethod: missing required key: Occurrences or Timeslices"),
+    (("budgetingMethod: Occurrences", "budgetingMethod: Occurences"),
+     "openslo.yaml:11: spec.budgetingMethod: unknown budgeting method 'Occurences': expected Occurrences or "
+     "Timeslices (did you mean 'Occurrences'?)"),
+    (("kind: SLO", "kind: Slo"), "openslo.yaml:2: kind: unknown kind 'Slo'"),
+    (("      target: 0.95", "      target: 0.95\n      targetPercent: 90"),
+     "openslo.yaml:18: spec.objectives[0].targetPercent: give target or targetPercent, not both"),
+    (("        bad:\n", "        good:\n          metricSource: {type: slo-monitor, spec: {counter: true_positives}}\n"
+                         "        bad:\n"),
+     "openslo.yaml:26: spec.indicator.spec.ratioMetric.bad: give good or bad, not both"),
+    (("  indicator:\n", "  indicatorRef: elsewhere\n  indicator:\n"),
+     "openslo.yaml:18: spec.indicatorRef: give indicator or indicatorRef, not both"),
+    (("    slo-monitor/segments: country, device", "    slo-monitor/segments: [country, device]"),
+     "openslo.yaml:7: metadata.annotations.slo-monitor/segments: expected a string"),
+    (("    slo-monitor/min-labels: \"50\"\n    slo-monitor/segments: country, device",
+      "    - slo-monitor/min-labels: \"50\""),
+     "openslo.yaml:5: metadata.annotations: expected a mapping of names to strings"),
+    (("    slo-monitor/segments: country, device", "    slo-monitor/model-id: \"\""),
+     "openslo.yaml:7: slos[0].model_id:"),   # the annotation's line, not spec.service's
+])
+def test_what_cannot_be_represented_is_refused_where_it_is_written(change, message):
+    old, new = change
+    assert old in OCCURRENCES
+    with pytest.raises(SloSpecError) as info:
+        parse_slo_yaml(OCCURRENCES.replace(old, new), "openslo.yaml")
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_a_second_sli_of_the_same_name_is_refused():
+    second = TIMESLICES.split("---")[0].replace("counter: actual_positives", "counter: flagged")
+    with pytest.raises(SloSpecError, match=r"openslo.yaml:16: metadata.name: a second kind: SLI named "
+                                           r"'fraud-recall-sli' \(the first is at line 4\)"):
+        parse_openslo_yaml(TIMESLICES.split("---")[0] + "---\n" + second + "---" + TIMESLICES.split("---", 1)[1],
+                           "openslo.yaml")
+
+
+def test_target_percent_and_a_numeric_time_slice_window_mean_what_openslo_says():
+    (spec,) = parse_openslo_yaml(OCCURRENCES.replace("target: 0.95", "targetPercent: 99.9"), "openslo.yaml").slos
+    assert spec.objective == 0.999
+    (spec,) = parse_openslo_yaml(TIMESLICES.replace("timeSliceWindow: 1h", "timeSliceWindow: 60"), "openslo.yaml").slos
+    assert spec.window == 3600   # a bare number of minutes
