@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -51,14 +51,16 @@ class RepeatFilter(logging.Filter):
     'connect failed (after 9ms) (2 more like it in the last 30s)'
     """
 
-    def __init__(self, interval: float = REPEAT_INTERVAL, clock=time.monotonic) -> None:
+    def __init__(self, interval: float = REPEAT_INTERVAL, clock=time.monotonic,
+                 shape: Callable[[logging.LogRecord], str] | None = None) -> None:
         super().__init__()
         self._interval, self._clock = interval, clock
+        self._shape = shape or _digits_blanked   # what makes two messages "the same"
         self._seen: dict[str, tuple[float, int]] = {}   # shape -> (last shown at, held back since)
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        shape = re.sub(r"\d+", "#", record.getMessage())
+        shape = self._shape(record)
         now = self._clock()
         with self._lock:
             shown_at, held = self._seen.get(shape, (None, 0))
@@ -72,6 +74,10 @@ class RepeatFilter(logging.Filter):
             record.msg = f"{record.getMessage()} ({held} more like it in the last {self._interval:.0f}s)"
             record.args = ()
         return True
+
+
+def _digits_blanked(record: logging.LogRecord) -> str:
+    return re.sub(r"\d+", "#", record.getMessage())
 
 
 KAFKA_LOG = logging.getLogger("rdkafka")
