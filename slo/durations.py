@@ -36,6 +36,10 @@ def parse_duration(text: str | int, allow_zero: bool = False) -> int:
     Traceback (most recent call last):
     ...
     ValueError: bad duration '1.5h': use a whole number and a unit s, m, h, d or w, like 5m, 1h, 3d or 1h30m
+    >>> parse_duration("1M")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad duration '1M': M is not a unit here (minutes are m; months have no fixed length: use days or weeks, like 30d or 4w)
     """
     if isinstance(text, str):
         return _parse_text(text, allow_zero)
@@ -53,6 +57,9 @@ def parse_duration(text: str | int, allow_zero: bool = False) -> int:
 @lru_cache(maxsize=1024)
 def _parse_text(text: str, allow_zero: bool) -> int:
     """`parse_duration` of a string, remembered: each new SLO key resolves its rules (~40 calls)."""
+    if "M" in text:   # OpenSLO's and others' months: never read as minutes
+        raise ValueError(f"bad duration {text!r}: M is not a unit here (minutes are m; months have no fixed "
+                         "length: use days or weeks, like 30d or 4w)")
     compact = text.strip().lower()
     if allow_zero and compact == "0":
         return 0

@@ -12,13 +12,14 @@ from schemas.timestamps import format_event_time as rfc3339
 
 @pytest.mark.parametrize("text, seconds", [
     ("30s", 30), ("5m", 300), ("1h", 3600), ("3d", 259200), ("2w", 1209600), ("1h30m", 5400),
-    ("1d12h", 129600), (" 5M ", 300),
+    ("1d12h", 129600), (" 5m ", 300), ("2H", 7200),
 ])
 def test_parse(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "5", "1.5h", "1 hour", "h", "-5m", "5mo", "1y", "0m", "m5"])
+@pytest.mark.parametrize("text", ["", "5", "1.5h", "1 hour", "h", "-5m", "5mo", "1y", "0m", "m5",
+                                  "5M", "1M"])   # M: months elsewhere (OpenSLO), never minutes here
 def test_parse_rejects(text):
     with pytest.raises(ValueError, match="bad duration"):
         parse_duration(text)

@@ -88,6 +88,9 @@ def _error(text: str) -> str:
     (("window: 1h", "window: 1 hour"),
      "slos.yaml:7: slos[0].window: bad duration '1 hour': use a whole number and a unit s, m, h, d "
      "or w, like 5m, 1h, 3d or 1h30m"),
+    (("window: 1h", "window: 1M"),
+     "slos.yaml:7: slos[0].window: bad duration '1M': M is not a unit here (minutes are m; months have no "
+     "fixed length: use days or weeks, like 30d or 4w)"),
     (("window: 1h", "window: 60"),
      "slos.yaml:7: slos[0].window: bad duration 60: write it with a unit, like 5m, 1h or 3d"),
     (("name: fraud-precision", "name: Fraud_Precision"),
