@@ -142,13 +142,17 @@ class RoutingKeys:
         }
 
     def problems(self) -> list[str]:
-        """Keys that PagerDuty will refuse (wrong length), by target: worth a warning at start."""
-        return [
-            f"routing key of {target} ({self._sources[target].describe()}) has {len(value)} characters; "
-            f"PagerDuty integration keys have {ROUTING_KEY_LENGTH}"
-            for target, value in self._keys.items()
-            if len(value) != ROUTING_KEY_LENGTH
-        ]
+        """Keys that PagerDuty will refuse (wrong length, not letters and digits), by target: worth a
+        warning at start (their pages are answered 400, audited `rejected`, and not retried)."""
+        problems = []
+        for target, value in self._keys.items():
+            where = f"routing key of {target} ({self._sources[target].describe()})"
+            if len(value) != ROUTING_KEY_LENGTH:
+                problems.append(f"{where} has {len(value)} characters; PagerDuty integration keys have "
+                                f"{ROUTING_KEY_LENGTH}")
+            elif not (value.isascii() and value.isalnum()):
+                problems.append(f"{where} has characters other than letters and digits; PagerDuty refuses it")
+        return problems
 
     def __repr__(self) -> str:
         return f"RoutingKeys({self.describe()})"

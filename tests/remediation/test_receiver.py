@@ -46,6 +46,7 @@ def post(client: httpx2.Client, event) -> httpx2.Response:
 
 @pytest.mark.parametrize("event, error", [
     ({**trigger(), "routing_key": KEY[:-1]}, "Length of 'routing_key' is incorrect"),
+    ({**trigger(), "routing_key": KEY[:-1] + "-"}, "'routing_key' cannot contain non-alphanumeric characters"),
     ({k: v for k, v in trigger().items() if k != "routing_key"}, "'routing_key' is missing"),
     ({**trigger(), "event_action": "page"}, "'event_action' is invalid"),
     (trigger(severity="sev1"), "'payload.severity' is invalid"),
@@ -59,7 +60,7 @@ def post(client: httpx2.Client, event) -> httpx2.Response:
     ({"routing_key": KEY, "event_action": "resolve"}, "'dedup_key' is required for resolve"),
     ({"routing_key": KEY, "event_action": "trigger"}, "'payload' is required"),
     (b"{not json", "JSON parse error"),
-    (trigger(custom_details={"blob": "x" * (512 * 1024)}), "larger than 524288 bytes"),
+    (trigger(custom_details={"blob": "x" * 512_000}), "larger than 512000 bytes"),
 ])
 def test_invalid_events_get_400_like_pagerduty(client, api, event, error) -> None:
     response = post(client, event)

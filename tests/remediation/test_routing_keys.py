@@ -60,6 +60,14 @@ def test_descriptions_and_problems_never_contain_keys() -> None:
                                "PagerDuty integration keys have 32"]
 
 
+def test_a_key_with_other_characters_than_letters_and_digits_is_a_problem() -> None:
+    pasted = KEY[:16] + "-" + KEY[17:]   # 32 characters, one of them refused by PagerDuty
+    env = {"PAGERDUTY_ROUTING_KEY": pasted}
+    keys = RoutingKeys(RoutingConfig.from_environment(env), env)
+    assert keys.problems() == ["routing key of default (env PAGERDUTY_ROUTING_KEY) has characters other than "
+                               "letters and digits; PagerDuty refuses it"]
+
+
 def test_redacting_filter_scrubs_messages_args_and_tracebacks() -> None:
     records: list[str] = []
 
