@@ -31,13 +31,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from remediation.alert_record import SEVERITIES
 from remediation.maintenance import MaintenanceWindow
 from remediation.pagerduty_event import LinkTemplates
 from remediation.routing_keys import KeySource
+from slo.spec_errors import SloSpecError
+from slo.yaml_source import compose_yaml
 
 
 class PagingConfigError(ValueError):
@@ -113,11 +114,11 @@ class PagingConfig(_Strict):
 def load_paging_config(path: str | Path) -> PagingConfig:
     """Read and validate a paging config file."""
     try:
-        data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data: Any = compose_yaml(Path(path).read_text(encoding="utf-8"), str(path))[0] or {}
     except OSError as error:
         raise PagingConfigError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise PagingConfigError(f"{path}: not YAML: {error}") from None
+    except SloSpecError as error:   # not YAML, or a key given twice (plain YAML would keep the last)
+        raise PagingConfigError(str(error)) from None
     try:
         config = PagingConfig.model_validate(data)
         config.windows()

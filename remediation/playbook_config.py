@@ -41,12 +41,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from remediation.alert_record import SEVERITIES, Alert
 from slo.durations import format_duration, parse_duration
-from slo.spec_errors import did_you_mean
+from slo.spec_errors import SloSpecError, did_you_mean
+from slo.yaml_source import compose_yaml
 
 ROLLBACK = "rollback"
 RAISE_REVIEW_SAMPLING = "raise_review_sampling"
@@ -228,7 +228,7 @@ class PlaybookConfig:
             slo=alert.slo, severity=alert.severity, actions=actions, source=source,
             dry_run=_pick(s.dry_run, d.dry_run, False),
             approval_only=_pick(s.approval_only, d.approval_only, False),
-            max_actions_per_day=_pick(s.max_actions_per_day, d.max_actions_per_day, 4),
+            max_actions_per_day=_daily_limit(s, d),
             registered_model=model.registered_model or alert.model_id,
             alias=model.alias or DEFAULT_ALIAS,
             options=options,
@@ -249,7 +249,7 @@ class PlaybookConfig:
         r, m = _merge(RollbackOptions(), d.rollback, None), _merge(SamplingOptions(), d.raise_review_sampling, None)
         assert isinstance(m, SamplingOptions)
         return (f"{self.source}: {len(self.spec.slos)} SLO override(s); defaults: dry_run={bool(d.dry_run)}, "
-                f"approval_only={bool(d.approval_only)}, max {_pick(d.max_actions_per_day, None, 4)} actions/day, "
+                f"approval_only={bool(d.approval_only)}, {_describe_limit(_daily_limit(d))}, "
                 f"rollback cooldown {format_duration(r.cooldown) if r.cooldown else '0s'} min_labels {r.min_labels}, "
                 f"sampling {m.baseline:g}x{m.factor:g} (cap {m.cap:g}) for {format_duration(m.duration)}")
 
@@ -267,6 +267,19 @@ class PlaybookConfig:
 
 def _pick(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
+
+
+def _describe_limit(limit: int | None) -> str:
+    return "no daily action limit" if limit is None else f"max {limit} actions/day"
+
+
+def _daily_limit(*scopes: _Scope) -> int | None:
+    """`max_actions_per_day` of the first scope that sets it; null there means no limit (as
+    documented), which `_pick` would take for "not given". Default 4."""
+    for scope in scopes:
+        if "max_actions_per_day" in scope.model_fields_set:
+            return scope.max_actions_per_day
+    return 4
 
 
 def _merge(base: ActionOptions, *layers: _ActionSpec | None) -> ActionOptions:
@@ -291,11 +304,11 @@ def load_playbook_config(path: str | Path | None, slo_file: Any | None = None) -
         return PlaybookConfig(slo_actions=slo_actions)
     source = str(path)
     try:
-        data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data: Any = compose_yaml(Path(path).read_text(encoding="utf-8"), source)[0]
     except OSError as error:
         raise PlaybookConfigError(f"{source}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise PlaybookConfigError(f"{source}: not YAML: {error}") from None
+    except SloSpecError as error:   # not YAML, or a key given twice (plain YAML would keep the last)
+        raise PlaybookConfigError(str(error)) from None
     return parse_playbook_config(data if data is not None else {}, source, slo_actions,
                                  known_slos=[s.name for s in slo_file.slos] if slo_file is not None else None)
 

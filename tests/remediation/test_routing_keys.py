@@ -124,6 +124,9 @@ rate_limit_per_minute: 60
     ("routing: {default: {value: abc}}", "Extra inputs are not permitted"),
     ("maintenance: [{slo: s, start: 2026-11-27T04:00:00Z, end: 2026-11-27T02:00:00Z}]", "start must be before end"),
     ("maintenance: [{slo: s, start: 2026-11-27 02:00:00, end: 2026-11-27T04:00:00Z}]", "time zone"),
+    # plain YAML would keep the second: pages of one SLO to another team's key, without a word
+    ("routing:\n  slos:\n    fraud-precision: {env: A}\n    fraud-precision: {env: B}\n",
+     r"paging.yaml:4: routing.slos.fraud-precision: duplicate key \(first given at line 3\)"),
 ])
 def test_paging_config_problems_are_named(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "paging.yaml"

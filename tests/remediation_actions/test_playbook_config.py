@@ -97,7 +97,11 @@ def test_command_line_switches_override_every_slo():
     ("defaults:\n  raise_review_sampling: {baseline: 0.3, cap: 0.2}\n",
      "defaults.raise_review_sampling: cap 0.2 is below the baseline 0.3: raising would lower the rate"),
     ("- just a list\n", "expected a mapping at the top level, not list"),
-    ("defaults: {dry_run: [\n", "not YAML"),
+    ("defaults: {dry_run: [\n", "invalid YAML"),
+    # plain YAML keeps the last of two equal keys: here rollbacks would run for real
+    ("defaults:\n  dry_run: true\n  dry_run: false\n", ":3: defaults.dry_run: duplicate key (first given at line 2)"),
+    ("slos:\n  fraud-precision: {dry_run: true}\n  fraud-precision: {}\n",
+     ":3: slos.fraud-precision: duplicate key (first given at line 2)"),
 ])
 def test_errors_name_the_file_and_the_key(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -107,7 +111,7 @@ def test_errors_name_the_file_and_the_key(tmp_path, text, message):
         return
     with pytest.raises(PlaybookConfigError) as error:
         load_playbook_config(path, SLOS)
-    assert str(error.value).startswith(f"{path}: ")
+    assert str(error.value).startswith(f"{path}:")
     assert message in str(error.value)
 
 
@@ -115,3 +119,12 @@ def test_missing_file_and_no_file(tmp_path):
     with pytest.raises(PlaybookConfigError, match="cannot read"):
         load_playbook_config(tmp_path / "nope.yaml")
     assert load_playbook_config(None).playbook(parse_alert(breach(model_id="m"))).max_actions_per_day == 4
+
+
+def test_a_null_daily_limit_means_no_limit_as_documented():
+    alert = parse_alert(breach(model_id="m"))
+    assert parse_playbook_config({"defaults": {"max_actions_per_day": None}}).playbook(alert).max_actions_per_day is None
+    per_slo = {"defaults": {"max_actions_per_day": 2}, "slos": {"fraud-precision": {"max_actions_per_day": None}}}
+    assert parse_playbook_config(per_slo).playbook(alert).max_actions_per_day is None
+    assert parse_playbook_config({"defaults": {"max_actions_per_day": 2}}).playbook(alert).max_actions_per_day == 2
+    assert "no daily action limit" in parse_playbook_config({"defaults": {"max_actions_per_day": None}}).describe()
