@@ -463,6 +463,9 @@ def validate_slo_data(data: Any, source: str = "<string>", lines: LineMap | None
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise SloSpecError([SpecProblem(source, lines.line_of(()), (),
                                         f"expected a mapping with an 'slos' list, the file is {kind}")])
+    loose = _loose_labels(data, source, lines)
+    if loose:
+        raise SloSpecError(loose)
     try:
         slo_file = SloFile.model_validate(data)
     except ValidationError as exc:
@@ -472,6 +475,24 @@ def validate_slo_data(data: Any, source: str = "<string>", lines: LineMap | None
         raise SloSpecError(problems)
     slo_file._source = source
     return slo_file
+
+
+def _loose_labels(data: dict, source: str, lines: LineMap) -> list[SpecProblem]:
+    """A `positive_label` that YAML 1.1 read as something its text does not plainly say: `yes` is
+    True and `0x1` is 1, so predictions labelled "yes" would never count as flagged, and the SLO
+    would never page. The label must be written as meant."""
+    problems = []
+    slos = data.get("slos")
+    for index, slo in enumerate(slos if isinstance(slos, list) else []):
+        path = ("slos", index, "positive_label")
+        text = lines.loose_reading(path)
+        if isinstance(slo, dict) and text is not None:
+            value = slo.get("positive_label")
+            plain = str(value).lower() if isinstance(value, bool) else str(value)
+            problems.append(SpecProblem(source, lines.line_of(path), path,
+                                        f"YAML reads {text} as {plain}: write \"{text}\" (quoted) for the text, "
+                                        f"or {plain}"))
+    return problems
 
 
 def parse_slo_yaml(text: str, source: str = "<string>") -> SloFile:
@@ -503,7 +524,7 @@ def describe(spec: SloSpec) -> str:
     """One line summarising an SLO, for logs and CLI output.
 
     >>> describe(parse_slo_yaml("slos: [{name: a, model_id: m, metric: recall, "
-    ...                         "positive_label: yes, objective: 0.9}]").slos[0])
+    ...                         "positive_label: true, objective: 0.9}]").slos[0])
     'a: recall of m >= 0.9 over 1h (positive label True, min 30 labels)'
     """
     return (f"{spec.name}: {spec.metric} of {spec.model_id} >= {spec.objective:g} over "

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import re
+
 import yaml
 
 from slo.spec_errors import PathPart, SloSpecError, SpecProblem
@@ -24,10 +26,18 @@ from slo.spec_errors import PathPart, SloSpecError, SpecProblem
 class LineMap:
     """1-based line of each key path; unknown paths fall back to their nearest known parent."""
 
-    __slots__ = ("_lines",)
+    __slots__ = ("_lines", "_loose")
 
     def __init__(self) -> None:
         self._lines: dict[tuple[PathPart, ...], int] = {}
+        # Plain scalars that YAML 1.1 turns into a bool or an int the text does not plainly say
+        # (`yes`, `on`, `0x1`, `1_0`, `12:30`): path -> the text as written.
+        self._loose: dict[tuple[PathPart, ...], str] = {}
+
+    def loose_reading(self, path: Sequence[PathPart]) -> str | None:
+        """The text of the scalar at `path` when YAML read it as a bool or int it does not plainly
+        spell (`yes` is True, `0x1` is 1); else None."""
+        return self._loose.get(tuple(path))
 
     def set(self, path: tuple[PathPart, ...], line: int) -> None:
         self._lines.setdefault(path, line)
@@ -75,6 +85,20 @@ def _walk(node: yaml.Node, path: tuple[PathPart, ...], lines: LineMap, source: s
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, path + (index,), lines, source, problems, depth + 1)
+    elif isinstance(node, yaml.ScalarNode) and node.style is None and _reads_loosely(node):
+        lines._loose[path] = node.value
+
+
+_PLAIN_BOOL = ("true", "false")
+_PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+
+
+def _reads_loosely(node: yaml.ScalarNode) -> bool:
+    if node.tag.endswith(":bool"):
+        return node.value.lower() not in _PLAIN_BOOL
+    if node.tag.endswith(":int"):
+        return _PLAIN_INT.fullmatch(node.value) is None
+    return False
 
 
 def _syntax_error(err: yaml.YAMLError, source: str) -> SloSpecError:

@@ -18,7 +18,7 @@ slos:
   - {name: fraud-precision, model_id: fraud, metric: precision, positive_label: 1,
      objective: 0.95, segments: [country, device]}
   - {name: fraud-recall, model_id: fraud, metric: recall, positive_label: 1, objective: 0.8}
-  - {name: churn-precision, model_id: churn, metric: precision, positive_label: yes,
+  - {name: churn-precision, model_id: churn, metric: precision, positive_label: true,
      objective: 0.9}
 """)
 
