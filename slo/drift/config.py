@@ -26,7 +26,8 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from schemas.timestamps import parse_event_time
 from slo.drift.detectors import make_detector
-from slo.durations import parse_duration
+from slo.defaults import MAX_RING_BUCKETS
+from slo.durations import format_duration, parse_duration
 from slo.spec_fields import Duration, Probability, SpecModel, whole_number
 
 Proxy = Literal["estimated_metric", "flagged_rate", "detectors"]
@@ -54,6 +55,14 @@ def _non_negative(value: Any) -> float:
 
 Timestamp = Annotated[float, BeforeValidator(_timestamp)]
 NonNegative = Annotated[float, BeforeValidator(_non_negative)]
+
+
+def _bounded_ring(what: str, window: int, bucket: int) -> None:
+    """Each bucket keeps a sketch of the features and score (~5 KiB): a 1000d window of 1m buckets
+    would be 7 GiB. The same bound as the SLO window's ring."""
+    if window // bucket > MAX_RING_BUCKETS:
+        raise ValueError(f"the {what} window holds {window // bucket} buckets of {format_duration(bucket)}; at most "
+                         f"{MAX_RING_BUCKETS} (use a longer `bucket`)")
 
 
 class ReferenceSpec(SpecModel):
@@ -93,6 +102,7 @@ class ReferenceSpec(SpecModel):
                 object.__setattr__(self, "window", parse_duration("30d"))
             if self.bucket is not None and self.window % self.bucket:
                 raise ValueError("the reference `window` must be a whole number of `bucket`s")
+            _bounded_ring("reference", self.window, self.bucket_seconds)
         return self
 
     @property
@@ -189,6 +199,7 @@ class DriftSpec(SpecModel):
     def _window_fits(self) -> DriftSpec:
         if self.bucket is not None and self.window % self.bucket:
             raise ValueError("the drift `window` must be a whole number of `bucket`s")
+        _bounded_ring("drift", self.window, self.bucket_seconds)
         if self.evaluate_every is not None and not 60 <= self.evaluate_every <= 7200:
             raise ValueError("`evaluate_every` must be between 1m and 2h")
         return self

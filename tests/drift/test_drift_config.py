@@ -65,6 +65,9 @@ def test_defaults():
     ({"detectors": [{"stream": "latency"}]}, "flagged_rate"),
     ({"warning": {"proxies": []}}, "at least one proxy"),
     ({"windw": "1h"}, "extra"),
+    # each bucket keeps a sketch of ~5 KiB: 1000d of 1m buckets would take 7 GiB
+    ({"reference": {"window": "1000d", "bucket": "1m"}}, "the reference window holds 1440000 buckets of 1m; at most 720"),
+    ({"window": "30d", "bucket": "1m"}, "the drift window holds 43200 buckets of 1m; at most 720"),
 ])
 def test_mistakes_are_refused_with_a_message(block, message):
     with pytest.raises(ValidationError, match=message):
