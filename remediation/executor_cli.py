@@ -119,7 +119,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
     if args.paging_config:
         from remediation.paging_config import load_paging_config
 
-        paging = load_paging_config(args.paging_config)
+        paging = load_paging_config(args.paging_config, [s.name for s in slo_file.slos] if slo_file else None)
     return settings_from_slo_file(
         slo_file, args.bootstrap_servers, playbooks, paging, environ,
         alerts_topic=args.alerts_topic, actions_topic=args.actions_topic,

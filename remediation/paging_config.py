@@ -27,6 +27,7 @@ It is separate from the SLO file because the SLO file's ``pagerduty`` section is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from remediation.alert_record import SEVERITIES
 from remediation.maintenance import MaintenanceWindow
 from remediation.pagerduty_event import LinkTemplates
 from remediation.routing_keys import KeySource
-from slo.spec_errors import SloSpecError
+from slo.spec_errors import SloSpecError, did_you_mean
 from slo.yaml_source import compose_yaml
 
 
@@ -96,6 +97,15 @@ class SlackSpec(_Strict):
     webhook_url_env: str = "SLACK_WEBHOOK_URL"
     severities: tuple[str, ...] = ("warning", "info")
 
+    @field_validator("severities")
+    @classmethod
+    def _known_severities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for severity in value:   # a misspelt one would never match an alert
+            if severity not in SEVERITIES:
+                raise ValueError(f"unknown severity {severity!r}: expected {', '.join(SEVERITIES)}"
+                                 + did_you_mean(severity, SEVERITIES))
+        return value
+
 
 class PagingConfig(_Strict):
     routing: RoutingSpec = RoutingSpec()
@@ -111,8 +121,9 @@ class PagingConfig(_Strict):
         return LinkTemplates(report=self.links.report, dashboard=self.links.dashboard)
 
 
-def load_paging_config(path: str | Path) -> PagingConfig:
-    """Read and validate a paging config file."""
+def load_paging_config(path: str | Path, slo_names: Iterable[str] | None = None) -> PagingConfig:
+    """Read and validate a paging config file. With `slo_names` (the SLO file's), the SLOs it names
+    must exist: a misspelt route or maintenance window would never match, and say nothing."""
     try:
         data: Any = compose_yaml(Path(path).read_text(encoding="utf-8"), str(path))[0] or {}
     except OSError as error:
@@ -129,4 +140,13 @@ def load_paging_config(path: str | Path) -> PagingConfig:
         raise PagingConfigError(f"{path}: {problems}") from None
     except ValueError as error:
         raise PagingConfigError(f"{path}: {error}") from None
+    if slo_names is not None:
+        known = list(slo_names)
+        named = [(f"routing.slos.{name}", name) for name in config.routing.slos]
+        named += [(f"maintenance[{i}].slo", window.slo) for i, window in enumerate(config.maintenance)
+                  if window.slo != "*"]
+        unknown = [f"{where}: no SLO named {name!r} in the SLO file" + did_you_mean(name, known)
+                   for where, name in named if name not in known]
+        if unknown:
+            raise PagingConfigError(f"{path}: " + "; ".join(unknown))
     return config

@@ -122,7 +122,8 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
         from slo.spec import load_slo_file
 
         slo_file = load_slo_file(args.config)
-    paging = load_paging_config(args.paging_config) if args.paging_config else None
+    paging = (load_paging_config(args.paging_config, [s.name for s in slo_file.slos] if slo_file else None)
+              if args.paging_config else None)
     overrides: dict[str, Any] = {
         "alerts_topic": args.alerts_topic,
         "actions_topic": args.actions_topic,

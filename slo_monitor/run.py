@@ -114,6 +114,7 @@ def run_monitor(args: argparse.Namespace) -> int:
         slo_file = load_slo_file(args.config)
         settings = settings_from_args(args)
         _check_scaling(args)
+        _check_service_configs(args, slo_file)
     except (SloSpecError, ValueError, OSError) as error:
         print(f"slo-monitor: {error}", file=sys.stderr)
         return 2
@@ -127,6 +128,18 @@ def run_monitor(args: argparse.Namespace) -> int:
     if args.process_id is None and args.processes > 1:
         return _run_local_cluster(args)
     return _run_process(args, settings, slo_file)
+
+
+def _check_service_configs(args: argparse.Namespace, slo_file) -> None:
+    """Read the paging and remediation configs now, so a bad one stops `run` with one line before
+    anything starts (process 0 reads them again when it starts those services)."""
+    from remediation.paging_config import load_paging_config
+    from remediation.playbook_config import load_playbook_config
+
+    if args.paging_config:
+        load_paging_config(args.paging_config, [s.name for s in slo_file.slos])
+    if args.remediation_config:
+        load_playbook_config(args.remediation_config, slo_file)
 
 
 def _check_scaling(args: argparse.Namespace) -> None:
@@ -332,7 +345,8 @@ def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file, 
     from remediation.playbook_config import load_playbook_config
     from remediation.routing_keys import install_redaction
 
-    paging = load_paging_config(args.paging_config) if args.paging_config else None
+    paging = (load_paging_config(args.paging_config, [s.name for s in slo_file.slos])
+              if args.paging_config else None)
     executor_settings = settings_from_slo_file(
         slo_file, settings.bootstrap_servers, load_playbook_config(args.remediation_config, slo_file), paging,
         alerts_topic=settings.topics.alerts, diagnostics_topic=settings.topics.diagnostics,
@@ -354,7 +368,8 @@ def _start_responder(args: argparse.Namespace, settings: FlowSettings, slo_file)
     from remediation.responder_cli import settings_from_slo_file
     from remediation.routing_keys import install_redaction
 
-    paging = load_paging_config(args.paging_config) if args.paging_config else None
+    paging = (load_paging_config(args.paging_config, [s.name for s in slo_file.slos])
+              if args.paging_config else None)
     responder_settings = settings_from_slo_file(
         slo_file, settings.bootstrap_servers, paging=paging, kafka_config=quiet_logs(settings.kafka_config),
         topic_partitions=settings.partitions, alerts_topic=settings.topics.alerts,

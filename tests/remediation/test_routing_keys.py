@@ -133,3 +133,25 @@ def test_paging_config_problems_are_named(tmp_path: Path, text: str, problem: st
     path.write_text(text)
     with pytest.raises(PagingConfigError, match=problem):
         load_paging_config(path)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("routing:\n  slos:\n    fraud-precison: {env: X}\n",
+     "routing.slos.fraud-precison: no SLO named 'fraud-precison' in the SLO file (did you mean 'fraud-precision'?)"),
+    ("maintenance: [{slo: fraud-precison, start: 2026-11-27T02:00:00Z, end: 2026-11-27T04:00:00Z}]",
+     "maintenance[0].slo: no SLO named 'fraud-precison' in the SLO file (did you mean 'fraud-precision'?)"),
+    ("slack: {severities: [warn]}", "slack.severities: unknown severity 'warn': expected info, warning, error, "
+                                    "critical (did you mean 'warning'?)"),
+])
+def test_routes_that_could_never_match_are_refused(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "paging.yaml"
+    path.write_text(text)
+    with pytest.raises(PagingConfigError) as info:
+        load_paging_config(path, ["fraud-precision", "fraud-recall"])
+    assert problem in str(info.value)
+
+
+def test_a_maintenance_window_for_every_slo_needs_no_name(tmp_path: Path) -> None:
+    path = tmp_path / "paging.yaml"
+    path.write_text("maintenance: [{slo: '*', start: 2026-11-27T02:00:00Z, end: 2026-11-27T04:00:00Z}]")
+    assert load_paging_config(path, ["fraud-precision"]).windows()[0].slo == "*"
