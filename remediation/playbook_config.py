@@ -310,12 +310,14 @@ def load_playbook_config(path: str | Path | None, slo_file: Any | None = None) -
     except SloSpecError as error:   # not YAML, or a key given twice (plain YAML would keep the last)
         raise PlaybookConfigError(str(error)) from None
     return parse_playbook_config(data if data is not None else {}, source, slo_actions,
-                                 known_slos=[s.name for s in slo_file.slos] if slo_file is not None else None)
+                                 known_slos=[s.name for s in slo_file.slos] if slo_file is not None else None,
+                                 known_models=[s.model_id for s in slo_file.slos] if slo_file is not None else None)
 
 
 def parse_playbook_config(data: Any, source: str = "<string>",
                           slo_actions: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
-                          known_slos: Iterable[str] | None = None) -> PlaybookConfig:
+                          known_slos: Iterable[str] | None = None,
+                          known_models: Iterable[str] | None = None) -> PlaybookConfig:
     """Validate already-parsed YAML (a dict); see `load_playbook_config`."""
     if not isinstance(data, dict):
         raise PlaybookConfigError(f"{source}: expected a mapping at the top level, not {type(data).__name__}")
@@ -330,6 +332,13 @@ def parse_playbook_config(data: Any, source: str = "<string>",
         if unknown:
             raise PlaybookConfigError(f"{source}: " + "; ".join(
                 f"slos.{name}: no SLO of that name in the SLO file" + did_you_mean(name, known) for name in unknown))
+    if known_models is not None:   # a misspelt model's registry settings would be silently unused
+        models = sorted(set(known_models))
+        unknown = [name for name in spec.models if name not in models]
+        if unknown:
+            raise PlaybookConfigError(f"{source}: " + "; ".join(
+                f"models.{name}: no SLO of the SLO file watches a model of that name" + did_you_mean(name, models)
+                for name in unknown))
     for name, scope in spec.slos.items():
         sampling = _merge(SamplingOptions(), spec.defaults.raise_review_sampling, scope.raise_review_sampling)
         assert isinstance(sampling, SamplingOptions)

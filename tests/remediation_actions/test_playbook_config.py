@@ -96,6 +96,8 @@ def test_command_line_switches_override_every_slo():
      "defaults.raise_review_sampling.cap: input should be less than or equal to 1 (got 1.5)"),
     ("defaults:\n  raise_review_sampling: {baseline: 0.3, cap: 0.2}\n",
      "defaults.raise_review_sampling: cap 0.2 is below the baseline 0.3: raising would lower the rate"),
+    ("models:\n  fraud-detecter: {registered_model: x}\n",
+     "models.fraud-detecter: no SLO of the SLO file watches a model of that name (did you mean 'fraud-detector'?)"),
     ("- just a list\n", "expected a mapping at the top level, not list"),
     ("defaults: {dry_run: [\n", "invalid YAML"),
     # plain YAML keeps the last of two equal keys: here rollbacks would run for real
