@@ -18,6 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -29,6 +30,10 @@ CLIENT_NAME = "slo-monitor"
 # Room left under PagerDuty's 512 KB for the routing key the client adds and JSON framing.
 EVENT_BUDGET = MAX_EVENT_BYTES - 1024
 _TOP_SEGMENTS_KEPT = 20
+
+
+# Kept as they are in link fields: the separators of keys and segments ("fraud/m/country=US").
+URL_SAFE = "/=:,"
 
 
 @dataclass(frozen=True)
@@ -43,10 +48,11 @@ class LinkTemplates:
     def render(self, template: str | None, alert: Alert) -> str | None:
         if not template:
             return None
-        fields = {
-            "slo": alert.slo, "model_id": alert.model_id, "segment": alert.segment or "",
-            "alert_id": alert.alert_id, "dedup_key": alert.dedup_key,
-            "model_version": alert.model_version or "",
+        fields = {   # URL-quoted: a segment value like "Côte d'Ivoire & more" must not break the link
+            name: quote(value, safe=URL_SAFE) for name, value in (
+                ("slo", alert.slo), ("model_id", alert.model_id), ("segment", alert.segment or ""),
+                ("alert_id", alert.alert_id), ("dedup_key", alert.dedup_key),
+                ("model_version", alert.model_version or ""))
         }
         try:
             return template.format(**fields)

@@ -71,6 +71,13 @@ def test_links_come_from_the_record_first_then_templates() -> None:
     assert "links" not in trigger_event(alert())
 
 
+def test_link_fields_are_url_quoted_so_a_segment_value_cannot_break_the_link() -> None:
+    templates = LinkTemplates(dashboard="https://d.example/?slo={slo}&seg={segment}#panel")
+    event = trigger_event(alert(segment="country=Côte d'Ivoire & more #1"), templates)
+    assert event["links"][0]["href"] == ("https://d.example/?slo=fraud-precision"
+                                         "&seg=country=C%C3%B4te%20d%27Ivoire%20%26%20more%20%231#panel")
+
+
 def test_resolve_event_is_the_dedup_key_only() -> None:
     assert resolve_event("p/m") == {"event_action": "resolve", "dedup_key": "p/m"}
 
