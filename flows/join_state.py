@@ -159,11 +159,7 @@ class JoinShard:
             return []
         self._progress[key] = event_time
         outcomes: list[Outcome] = []
-        # A prediction expires when its label can no longer come: on the labels' clock, but never
-        # ahead of the predictions' own. One review tool with a wrong clock (a label dated next
-        # year) would otherwise move the labels' clock a year on and expire every prediction before
-        # its label came, blinding the SLO until real time caught up.
-        labels_progress = _earliest(self.watermark(LABELS), self.watermark(PREDICTIONS))
+        labels_progress = self.watermark(LABELS)
         if labels_progress is not None:
             for prediction_id in self._prediction_deadlines.pop_due(labels_progress):
                 if self.predictions.pop(prediction_id, None) is not None:
@@ -317,8 +313,3 @@ class JoinShard:
         twin._seen = {minute: dict(counts) for minute, counts in self._seen.items()}
         twin._clock_sent = self._clock_sent
         return twin
-
-
-def _earliest(a: float | None, b: float | None) -> float | None:
-    """The earlier of two clocks, None while either is unknown."""
-    return None if a is None or b is None else min(a, b)

