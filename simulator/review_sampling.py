@@ -2,9 +2,9 @@
 
 The remediation playbooks (CONTRACT.md: "the responder") publish `{"model_id", "rate",
 "expires_at", "reason"}` keyed by model_id on the compacted `review-sampling` topic; a tombstone
-(no value) ends it. Whoever consumes that topic calls `apply_review_sampling` between events. `expires_at` is compared with the predictions'
-event time (RFC 3339 or epoch seconds; null = until replaced), matching the monitor's use of
-event time everywhere. No Kafka here.
+(no value) ends it. Whoever consumes that topic calls `apply_review_sampling` between events.
+`expires_at` is compared with the predictions' event time (RFC 3339 or epoch seconds; null =
+until replaced), matching the monitor's use of event time everywhere. No Kafka here.
 """
 
 from __future__ import annotations

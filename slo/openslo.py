@@ -162,8 +162,8 @@ def _convert(doc: _Doc, slis: dict[str, _Doc], index: int,
     for key, value in annotations.items():
         if isinstance(key, str) and key.startswith(_ANNOTATION):
             if not isinstance(value, (str, int)) or isinstance(value, bool):
-                raise SloSpecError([doc.problem(("metadata", "annotations", key),
-                                                "expected a string (segments: comma-separated, like \"country, device\")")])
+                raise SloSpecError([doc.problem(("metadata", "annotations", key), "expected a string "
+                                                "(segments: comma-separated, like \"country, device\")")])
             ours[key[len(_ANNOTATION):]] = value
 
     def annotation_line(name: str) -> tuple[PathPart, ...]:
@@ -293,9 +293,8 @@ def parse_openslo_yaml(text: str, source: str = "<string>") -> SloFile:
                                             f"unsupported apiVersion {api!r}: expected openslo/v1")])
         kind = data.get("kind")
         if kind not in _KINDS:
-            hint = did_you_mean(str(kind).lower(), [k.lower() for k in _KINDS])
-            for k in _KINDS:   # the hint in the kind's own spelling
-                hint = hint.replace(f"'{k.lower()}'", f"'{k}'")
+            same_letters = next((k for k in _KINDS if k.lower() == str(kind).lower()), None)   # "Slo"
+            hint = f" (did you mean '{same_letters}'?)" if same_letters else did_you_mean(str(kind), _KINDS)
             raise SloSpecError([doc.problem(("kind",), f"unknown kind {kind!r}: expected one of {', '.join(_KINDS)}"
                                                        + hint)])
         docs.append(doc)

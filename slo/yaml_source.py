@@ -13,10 +13,9 @@ to the last one, hiding a typo'd override).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
-
-import re
 
 import yaml
 
@@ -41,6 +40,9 @@ class LineMap:
 
     def set(self, path: tuple[PathPart, ...], line: int) -> None:
         self._lines.setdefault(path, line)
+
+    def set_loose(self, path: tuple[PathPart, ...], text: str) -> None:
+        self._loose[path] = text
 
     def line_of(self, path: Sequence[PathPart]) -> int | None:
         key = tuple(path)
@@ -86,7 +88,7 @@ def _walk(node: yaml.Node, path: tuple[PathPart, ...], lines: LineMap, source: s
         for index, item in enumerate(node.value):
             _walk(item, path + (index,), lines, source, problems, depth + 1)
     elif isinstance(node, yaml.ScalarNode) and node.style is None and _reads_loosely(node):
-        lines._loose[path] = node.value
+        lines.set_loose(path, node.value)
 
 
 _PLAIN_BOOL = ("true", "false")

@@ -16,13 +16,15 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from flows.join_state import JoinSettings
 from flows.settings import FlowSettings, Topics
 from slo_monitor.gc_tuning import tune_for_streaming
 
 if TYPE_CHECKING:
+    from remediation.paging_config import PagingConfig
+    from remediation.playbook_config import PlaybookConfig
     from slo.spec import SloFile
 
 log = logging.getLogger("slo_monitor")
@@ -114,7 +116,7 @@ def run_monitor(args: argparse.Namespace) -> int:
         slo_file = load_slo_file(args.config)
         settings = settings_from_args(args)
         _check_scaling(args)
-        _check_service_configs(args, slo_file)
+        services = _service_configs(args, slo_file)
     except (SloSpecError, ValueError, OSError) as error:
         print(f"slo-monitor: {error}", file=sys.stderr)
         return 2
@@ -127,19 +129,24 @@ def run_monitor(args: argparse.Namespace) -> int:
         args.recovery_dir.mkdir(parents=True, exist_ok=True)
     if args.process_id is None and args.processes > 1:
         return _run_local_cluster(args)
-    return _run_process(args, settings, slo_file)
+    return _run_process(args, settings, slo_file, services)
 
 
-def _check_service_configs(args: argparse.Namespace, slo_file) -> None:
-    """Read the paging and remediation configs now, so a bad one stops `run` with one line before
-    anything starts (process 0 reads them again when it starts those services)."""
+class ServiceConfigs(NamedTuple):
+    """The side configs of process 0's services, read once."""
+
+    paging: PagingConfig | None
+    playbooks: PlaybookConfig
+
+
+def _service_configs(args: argparse.Namespace, slo_file) -> ServiceConfigs:
+    """The paging and remediation configs, read before anything starts: a bad one stops `run`
+    with one line (a ValueError naming the file, line and key)."""
     from remediation.paging_config import load_paging_config
     from remediation.playbook_config import load_playbook_config
 
-    if args.paging_config:
-        load_paging_config(args.paging_config, [s.name for s in slo_file.slos])
-    if args.remediation_config:
-        load_playbook_config(args.remediation_config, slo_file)
+    paging = load_paging_config(args.paging_config, [s.name for s in slo_file.slos]) if args.paging_config else None
+    return ServiceConfigs(paging, load_playbook_config(args.remediation_config, slo_file))
 
 
 def _check_scaling(args: argparse.Namespace) -> None:
@@ -238,7 +245,7 @@ def without_option(argv: list[str], option: str) -> list[str]:
     return kept
 
 
-def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> int:
+def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file, configs: ServiceConfigs) -> int:
     from bytewax._bytewax import cli_main
     from bytewax.recovery import RecoveryConfig
     from prometheus_client import start_http_server
@@ -277,9 +284,10 @@ def _run_process(args: argparse.Namespace, settings: FlowSettings, slo_file) -> 
                 services.append(page)
         try:
             if not args.no_responder:
-                services.append(_start_responder(args, settings, slo_file))
+                services.append(_start_responder(settings, slo_file, configs.paging))
             if not args.no_remediation:
-                services.append(_start_executor(args, settings, slo_file, page.url if page is not None else None))
+                services.append(_start_executor(args, settings, slo_file, configs,
+                                                page.url if page is not None else None))
         except (RoutingConfigError, SecretFileError) as error:   # names the file, never its content
             for service in services:
                 service.request_stop()
@@ -335,20 +343,17 @@ def _start_status_page(args: argparse.Namespace, settings: FlowSettings, slo_fil
     return page
 
 
-def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file, page_url: str | None):
+def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file, configs: ServiceConfigs,
+                    page_url: str | None):
     """The remediation executor (playbooks: rollback, review sampling, diagnostic reports into
     --reports-dir, linked from the status page when it runs), in a thread here."""
     from flows.kafka_clients import quiet_logs
     from remediation.executor import start_executor
     from remediation.executor_cli import settings_from_slo_file
-    from remediation.paging_config import load_paging_config
-    from remediation.playbook_config import load_playbook_config
     from remediation.routing_keys import install_redaction
 
-    paging = (load_paging_config(args.paging_config, [s.name for s in slo_file.slos])
-              if args.paging_config else None)
     executor_settings = settings_from_slo_file(
-        slo_file, settings.bootstrap_servers, load_playbook_config(args.remediation_config, slo_file), paging,
+        slo_file, settings.bootstrap_servers, configs.playbooks, configs.paging,
         alerts_topic=settings.topics.alerts, diagnostics_topic=settings.topics.diagnostics,
         reports_dir=str(args.reports_dir) if args.reports_dir else None,
         report_base_url=page_url.rstrip("/") if page_url else None,
@@ -360,16 +365,13 @@ def _start_executor(args: argparse.Namespace, settings: FlowSettings, slo_file, 
     return executor
 
 
-def _start_responder(args: argparse.Namespace, settings: FlowSettings, slo_file):
+def _start_responder(settings: FlowSettings, slo_file, paging: PagingConfig | None):
     """The PagerDuty responder, in a thread of this process, reading `slo-alerts`."""
     from flows.kafka_clients import quiet_logs
-    from remediation.paging_config import load_paging_config
     from remediation.responder import start_responder
     from remediation.responder_cli import settings_from_slo_file
     from remediation.routing_keys import install_redaction
 
-    paging = (load_paging_config(args.paging_config, [s.name for s in slo_file.slos])
-              if args.paging_config else None)
     responder_settings = settings_from_slo_file(
         slo_file, settings.bootstrap_servers, paging=paging, kafka_config=quiet_logs(settings.kafka_config),
         topic_partitions=settings.partitions, alerts_topic=settings.topics.alerts,

@@ -16,6 +16,13 @@ from confluent_kafka.admin import AdminClient
 REPO = Path(__file__).resolve().parent.parent
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (for a server to take, or for a client to find closed)."""
+    from slo_monitor.run import free_loopback_ports
+
+    return free_loopback_ports(1)[0]
+
+
 def broker_answers(bootstrap: str, timeout: float = 5.0) -> bool:
     host, _, port = bootstrap.split(",")[0].rpartition(":")
     try:

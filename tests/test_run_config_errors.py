@@ -3,20 +3,15 @@ naming the file, line and key, exit 2, no Kafka contacted (the broker address he
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.kafka_support import free_port
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _closed_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("option, text, after_path", [
@@ -30,7 +25,7 @@ def test_run_refuses_a_bad_service_config_before_anything_starts(tmp_path, optio
     config.write_text(text)
     result = subprocess.run(
         [sys.executable, "-m", "slo_monitor", "run", "--config", str(REPO / "examples" / "slos.yaml"), option,
-         str(config), "--bootstrap-servers", _closed_address(), "--metrics-port", "0", "--no-status-page"],
+         str(config), "--bootstrap-servers", f"127.0.0.1:{free_port()}", "--metrics-port", "0", "--no-status-page"],
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )
     assert result.returncode == 2, result.stderr[-2000:]

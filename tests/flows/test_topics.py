@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.kafka_support import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]   # closed again when we return: nothing listens there
-
-
 def test_run_against_no_broker_says_so_in_a_few_lines_and_exits_3():
-    address = f"127.0.0.1:{_closed_port()}"
+    address = f"127.0.0.1:{free_port()}"
     result = subprocess.run(
         [sys.executable, "-m", "slo_monitor", "run", "--config", str(REPO / "examples" / "slos.yaml"),
          "--bootstrap-servers", address, "--metrics-port", "0", "--no-status-page"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,9 @@ import pytest
 from flows.topics import ensure_topics
 from schemas.events import Prediction
 from slo_monitor.instrument import PredictionLogger
-from tests.kafka_support import REPO, read_all, unique_topic
+from tests.kafka_support import REPO, free_port, read_all, unique_topic
 
 pytestmark = pytest.mark.kafka
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _topic(bootstrap: str) -> str:
@@ -53,7 +46,7 @@ def test_logged_predictions_land_on_the_topic_valid_and_keyed(kafka_bootstrap):
 
 def test_kafka_down_never_fails_or_blocks_the_caller_and_drops_are_counted():
     # nothing listens on this port: the producer queues, then its bounded queue fills
-    logger = PredictionLogger(f"127.0.0.1:{_free_port()}", "predictions", model_id="m", max_queue=10,
+    logger = PredictionLogger(f"127.0.0.1:{free_port()}", "predictions", model_id="m", max_queue=10,
                               kafka_config={"message.timeout.ms": 2000})
     results = [logger.log(predicted_label=1) for _ in range(50)]
     assert results.count(True) == 10 and results.count(False) == 40
@@ -89,7 +82,7 @@ def _predict(port: int, body: dict) -> tuple[int, dict]:
 
 
 def test_example_service_logs_every_request_it_answers(kafka_bootstrap):
-    topic, port = _topic(kafka_bootstrap), _free_port()
+    topic, port = _topic(kafka_bootstrap), free_port()
     service = _start_service(port, {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "PREDICTIONS_TOPIC": topic,
                                     "MODEL_VERSION": "3", "REVIEW_PROBABILITY": "0.5"})
     try:
@@ -111,8 +104,8 @@ def test_example_service_logs_every_request_it_answers(kafka_bootstrap):
 
 
 def test_example_service_answers_while_kafka_is_down():
-    port = _free_port()
-    service = _start_service(port, {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{_free_port()}"})
+    port = free_port()
+    service = _start_service(port, {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"})
     try:
         answers = [_predict(port, {"features": {"amount": 10.0}}) for _ in range(5)]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:

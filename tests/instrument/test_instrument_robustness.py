@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
+import time
 
 import numpy as np
 import orjson
 import pytest
 
 from schemas.decode import MAX_MESSAGE_BYTES, decode_prediction
+from schemas.events import Prediction
 from slo_monitor.instrument import PREDICTIONS, RESULTS, PredictionLogger, prediction_record
-from tests.kafka_support import read_all, unique_topic
-
-
-def _nowhere() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"   # nothing listens there once we return
+from tests.kafka_support import free_port, read_all, unique_topic
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +28,7 @@ def fresh_warnings():
 @pytest.fixture
 def offline():
     """A logger whose broker is not there: everything it accepts stays queued."""
-    logger = PredictionLogger(_nowhere(), "predictions", model_id="fraud-detector", model_version=7,
+    logger = PredictionLogger(f"127.0.0.1:{free_port()}", "predictions", model_id="fraud-detector", model_version=7,
                               kafka_config={"message.timeout.ms": 60_000})
     yield logger
     logger.close(0)
@@ -47,20 +42,17 @@ def test_numpy_values_from_a_models_predict_are_logged_as_plain_values(offline):
     assert offline.model_version == "7", "an int registry version is the contract's string"
 
 
-def test_what_the_monitor_would_dead_letter_is_refused_here(offline, caplog):
+def test_what_the_monitor_would_dead_letter_is_refused_here(offline):
     big = {f"f{i}": "x" * 1024 for i in range(300)}   # valid field by field, 300 KiB in all
     assert offline.log(prediction_id="big", predicted_label=1, features=big) is False
     assert offline.log(prediction_id="huge", predicted_label=1, prompt="y" * 300_000) is False   # an extra field
     assert offline.log(prediction_id="inf", predicted_label=1, score=10**400) is False   # OverflowError, not raised
     assert offline.counts == {"invalid": 3}
-    record = prediction_record(offline_prediction := _prediction(features={f"f{i}": "x" * 1024 for i in range(200)}))
-    assert len(record) <= MAX_MESSAGE_BYTES and decode_prediction(record) == offline_prediction
-
-
-def _prediction(**fields):
-    from schemas.events import Prediction
-
-    return Prediction(prediction_id="p", model_id="m", timestamp=1795694400, predicted_label=1, **fields)
+    # the limit is the monitor's own: 200 KiB of features is under it and decodes as sent
+    under = Prediction(prediction_id="p", model_id="m", timestamp=1795694400, predicted_label=1,
+                       features={f"f{i}": "x" * 1024 for i in range(200)})
+    record = prediction_record(under)
+    assert len(record) <= MAX_MESSAGE_BYTES and decode_prediction(record) == under
 
 
 def test_a_flood_of_bad_calls_is_one_warning_with_a_count(offline, caplog):
@@ -73,7 +65,7 @@ def test_a_flood_of_bad_calls_is_one_warning_with_a_count(offline, caplog):
 
 
 def test_closing_twice_and_logging_after_close(caplog):
-    logger = PredictionLogger(_nowhere(), "predictions", model_id="m")
+    logger = PredictionLogger(f"127.0.0.1:{free_port()}", "predictions", model_id="m")
     assert logger.log(predicted_label=1)
     before = PREDICTIONS.labels("unsent_at_close")._value.get()
     left = logger.close(0.5)
@@ -93,15 +85,13 @@ def test_every_result_series_exists_before_the_first_of_its_kind():
 
 def test_a_bad_model_id_fails_at_construction_not_at_every_call():
     with pytest.raises(ValueError, match="model_id"):
-        PredictionLogger(_nowhere(), "predictions", model_id="")
+        PredictionLogger(f"127.0.0.1:{free_port()}", "predictions", model_id="")
 
 
 def test_librdkafka_lines_go_through_python_logging_not_stderr(capfd, caplog):
     with caplog.at_level(logging.WARNING):
-        logger = PredictionLogger(_nowhere(), "predictions", model_id="m")
+        logger = PredictionLogger(f"127.0.0.1:{free_port()}", "predictions", model_id="m")
         logger.log(predicted_label=1)
-        import time
-
         time.sleep(1.5)   # librdkafka retries the connection ~20 times a second
         logger.close(0)
     assert "%3|" not in capfd.readouterr().err, "librdkafka wrote to stderr itself"

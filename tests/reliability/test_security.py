@@ -34,7 +34,7 @@ from simulator.scenarios import precision_drop
 from simulator.streams import TrafficGenerator
 from tests.flows.cli_monitor import SLO_FILE, run_command, start, wait_for
 from tests.flows.monitor_support import FAST_LABELS, HOUR, START, monitor_topics
-from tests.kafka_support import unique_topic
+from tests.kafka_support import free_port, unique_topic
 from tests.reliability.sasl_support import (
     listening_addresses,
     read_topic,
@@ -90,14 +90,6 @@ class _AuthMlflow:
         self._server.server_close()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 SECRETS = {"PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "KAFKA_SASL_PASSWORD": SASL_PASSWORD,
            "MLFLOW_TRACKING_PASSWORD": MLFLOW_PASSWORD}
 
@@ -115,7 +107,7 @@ def _secret_variables(source: str, folder) -> dict[str, str]:
 @pytest.mark.parametrize("source", ["environment", "files"])
 def test_monitor_over_sasl_ssl_pages_and_no_secret_leaks(sasl_broker, tmp_path, tmp_path_factory, source):
     inputs, outputs = monitor_topics(), monitor_topics()
-    metrics_port = _free_port()
+    metrics_port = free_port()
     mlflow = _AuthMlflow()
     with LocalEventsApi(services={ROUTING_KEY: "fraud-team"}) as pagerduty:
         env = {

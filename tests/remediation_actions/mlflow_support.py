@@ -4,7 +4,6 @@ can fail chosen requests, and a helper that registers a model with versions."""
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -12,12 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from slo_monitor.local_mlflow import LocalMlflowServer
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 MlflowServer = LocalMlflowServer   # the demo's server: SQLite, loopback, its own process group

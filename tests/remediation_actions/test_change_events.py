@@ -16,7 +16,7 @@ from remediation.model_control import Webhook, model_control_message
 from remediation.receiver import LocalEventsApi
 from remediation.routing_keys import RoutingConfig, RoutingKeys
 from tests.remediation.support import KEY
-from tests.remediation_actions.mlflow_support import free_port
+from tests.kafka_support import free_port
 from tests.remediation_actions.support import breach
 
 RETRY = HttpRetryPolicy(retries=1, first_sleep=0.05, timeout=5.0)

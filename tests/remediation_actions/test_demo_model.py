@@ -10,6 +10,7 @@ import pytest
 
 from slo_monitor.cli import main
 from slo_monitor.local_mlflow import DEMO_CHAMPION, DEMO_VERSIONS
+from tests.kafka_support import free_port
 from tests.remediation_actions.mlflow_support import register_model
 
 
@@ -49,8 +50,6 @@ def test_without_a_registry_it_says_what_to_set(monkeypatch, capsys):
 
 
 def test_an_unreachable_registry_is_one_line_and_exit_1(monkeypatch, capsys):
-    from tests.remediation_actions.mlflow_support import free_port
-
     url = f"http://127.0.0.1:{free_port()}"   # nothing listens there
     assert _demo_model(monkeypatch, url, "fraud-detector") == 1
     err = capsys.readouterr().err

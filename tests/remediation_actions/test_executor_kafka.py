@@ -13,7 +13,8 @@ import pytest
 from remediation.receiver import LocalEventsApi
 from tests.kafka_support import produce
 from tests.remediation.support import kafka_record
-from tests.remediation_actions.mlflow_support import FaultyProxy, free_port, register_model
+from tests.kafka_support import free_port
+from tests.remediation_actions.mlflow_support import FaultyProxy, register_model
 from tests.remediation_actions.support import (
     audit,
     breach,

@@ -13,7 +13,8 @@ from remediation.model_registry import MlflowRegistry
 from remediation.playbook_config import parse_playbook_config
 from remediation.rollback import ALREADY_DONE, FINISH, MOVE, RollbackHandler, undo_rollback
 from remediation.rollback_target import BREACHED_TAG, ROLLBACK_TAG, decode_tag
-from tests.remediation_actions.mlflow_support import FaultyProxy, free_port, register_model
+from tests.kafka_support import free_port
+from tests.remediation_actions.mlflow_support import FaultyProxy, register_model
 from tests.remediation_actions.support import breach
 
 CONFIG = parse_playbook_config({})

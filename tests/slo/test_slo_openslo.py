@@ -153,7 +153,8 @@ def test_missing_indicator_reference():
     (("budgetingMethod: Occurrences", "budgetingMethod: Occurences"),
      "openslo.yaml:11: spec.budgetingMethod: unknown budgeting method 'Occurences': expected Occurrences or "
      "Timeslices (did you mean 'Occurrences'?)"),
-    (("kind: SLO", "kind: Slo"), "openslo.yaml:2: kind: unknown kind 'Slo'"),
+    (("kind: SLO", "kind: Slo"), "openslo.yaml:2: kind: unknown kind 'Slo': expected one of SLO, SLI, Service, "
+                                 "DataSource, AlertPolicy, AlertCondition, AlertNotificationTarget (did you mean 'SLO'?)"),
     (("      target: 0.95", "      target: 0.95\n      targetPercent: 90"),
      "openslo.yaml:18: spec.objectives[0].targetPercent: give target or targetPercent, not both"),
     (("        bad:\n", "        good:\n          metricSource: {type: slo-monitor, spec: {counter: true_positives}}\n"

@@ -237,12 +237,17 @@ def test_routing_index_and_pickling():
     assert slo_file.get("fraud-precision").objective == 0.95
 
 
+def _one_slo(positive_label: str) -> str:
+    return f"slos:\n  - name: a\n    model_id: m\n    metric: precision\n    positive_label: {positive_label}\n" \
+           "    objective: 0.9\n"
+
+
 @pytest.mark.parametrize("written, read_as", [("yes", "true"), ("off", "false"), ("On", "true"), ("0x1", "1"),
                                               ("01", "1"), ("1_0", "10"), ("12:30", "750")])
 def test_a_positive_label_yaml_would_read_as_something_else_is_refused(written, read_as):
     """YAML 1.1 reads `yes` as true: predictions labelled "yes" would never count as flagged and
     the SLO would never page, without a word."""
-    text = f"slos:\n  - name: a\n    model_id: m\n    metric: precision\n    positive_label: {written}\n    objective: 0.9\n"
+    text = _one_slo(positive_label=written)
     with pytest.raises(SloSpecError) as info:
         parse_slo_yaml(text, "s.yaml")
     assert str(info.value) == (f's.yaml:5: slos[0].positive_label: YAML reads {written} as {read_as}: write '
@@ -252,5 +257,5 @@ def test_a_positive_label_yaml_would_read_as_something_else_is_refused(written, 
 @pytest.mark.parametrize("written, value", [('"yes"', "yes"), ("true", True), ("False", False), ("1", 1),
                                             ("-1", -1), ("fraud", "fraud"), ("'01'", "01")])
 def test_a_positive_label_written_as_meant_is_taken_as_written(written, value):
-    text = f"slos:\n  - name: a\n    model_id: m\n    metric: precision\n    positive_label: {written}\n    objective: 0.9\n"
+    text = _one_slo(positive_label=written)
     assert parse_slo_yaml(text, "s.yaml").slos[0].positive_label == value
