@@ -59,7 +59,9 @@ def test_a_flood_of_bad_calls_is_one_warning_with_a_count(offline, caplog):
     with caplog.at_level(logging.WARNING, logger="slo_monitor.instrument"):
         for i in range(200):
             assert offline.log(prediction_id=f"bad{i}", predicted_label=1, score=1.5) is False
-    lines = [r.getMessage() for r in caplog.records if r.name == "slo_monitor.instrument"]
+    # the background poll thread may also report the missing broker (once): not a bad call
+    lines = [r.getMessage() for r in caplog.records
+             if r.name == "slo_monitor.instrument" and "Kafka client error" not in r.getMessage()]
     assert len(lines) == 1 and "score" in lines[0], lines[:3]
     assert offline.counts["invalid"] == 200
 
