@@ -20,6 +20,7 @@ from schemas.events import (
     MAX_NAME_LENGTH,
     MAX_SEGMENT_KEYS,
     MAX_STRING_VALUE,
+    MIN_REVIEW_PROBABILITY,
     MAX_FEATURES,
     Label,
     Prediction,
@@ -236,7 +237,7 @@ def plain_prediction(document: dict) -> PredictionFields | str | None:
         if kind is not float and kind is not int:
             return None
         review_probability = float(review_probability)
-        if not 0.0 < review_probability <= 1.0:
+        if not MIN_REVIEW_PROBABILITY <= review_probability <= 1.0:
             return None
         if segment is _MISSING:
             segment = {}
@@ -387,10 +388,9 @@ def _class_label(value: bool | int | str) -> None:
         raise _Unsure
 
 
-def _fraction(zero_allowed: bool) -> Callable[[float | int], None]:
+def _fraction(lowest: float) -> Callable[[float | int], None]:
     def check(value: float | int) -> None:
-        number = float(value)
-        if not ((0.0 <= number if zero_allowed else 0.0 < number) and number <= 1.0):
+        if not lowest <= float(value) <= 1.0:
             raise _Unsure
     return check
 
@@ -431,8 +431,8 @@ _FIELD_RULES: dict[type[BaseModel], tuple] = {
         ("model_version", False, _TEXT, True, _length(MAX_NAME_LENGTH)),
         ("timestamp", True, None, False, _timestamp),
         ("predicted_label", True, _CLASS_LABEL, False, _class_label),
-        ("score", False, _NUMBER, True, _fraction(zero_allowed=True)),
-        ("review_probability", False, _NUMBER, False, _fraction(zero_allowed=False)),
+        ("score", False, _NUMBER, True, _fraction(0.0)),
+        ("review_probability", False, _NUMBER, False, _fraction(MIN_REVIEW_PROBABILITY)),
         ("segment", False, _OBJECT, False, _segment),
         ("features", False, _OBJECT, False, _features),
     ),

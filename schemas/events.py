@@ -50,6 +50,11 @@ ClassLabelField = StrictBool | StrictInt | StrictStr
 Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
+# A label stands for 1 / review_probability predictions. Below this the weights' squares (in
+# every window's sums) leave floating point; no review design samples one in a billion.
+MIN_REVIEW_PROBABILITY = 1e-9
+
+
 def _finite_unit_interval(value: float, *, allow_zero: bool) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
@@ -89,7 +94,11 @@ class Prediction(_Event):
     @field_validator("review_probability")
     @classmethod
     def _probability_positive(cls, value: float) -> float:
-        return _finite_unit_interval(float(value), allow_zero=False)
+        value = _finite_unit_interval(float(value), allow_zero=False)
+        if value < MIN_REVIEW_PROBABILITY:
+            raise ValueError(f"must be at least {MIN_REVIEW_PROBABILITY:g} (one label standing for "
+                             "at most a billion predictions)")
+        return value
 
     @field_validator("features")
     @classmethod

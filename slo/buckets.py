@@ -26,8 +26,10 @@ from array import array
 import numpy as np
 
 # Field order of one bucket.
-LABELS, HITS, HIT_W, MISSES, MISS_W, HIT_W2, MISS_W2, UNFLAGGED, PREDICTIONS = range(9)
-FIELDS = 9
+(LABELS, HITS, HIT_W, MISSES, MISS_W, HIT_W2, MISS_W2, UNFLAGGED, PREDICTIONS, UNFLAGGED_W,
+ UNFLAGGED_W2) = range(11)
+FIELDS = 11
+_FIELDS_BEFORE_UNFLAGGED_W = 9   # rings pickled before 2026-11-27 (widened on load)
 _BLANK = array("d", bytes(8 * FIELDS))
 
 
@@ -132,6 +134,20 @@ class BucketRing:
     def is_empty_before(self, g: int) -> bool:
         """True if no bucket at or after ``g - span`` ever received data."""
         return self.max_bucket is None or self.max_bucket < g - self.span
+
+    def __setstate__(self, state) -> None:
+        _, slots = state if isinstance(state, tuple) else (None, state)
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
+        fields = len(self.data) // self.size
+        if fields == _FIELDS_BEFORE_UNFLAGGED_W:
+            # the weights of unflagged labels were not kept: count them at weight 1 (they only
+            # stand in for a missing false negative's weight, in a lower bound, for one window)
+            old = np.frombuffer(self.data, dtype=np.float64).reshape(self.size, fields)
+            wide = np.zeros((self.size, FIELDS))
+            wide[:, :fields] = old
+            wide[:, UNFLAGGED_W] = wide[:, UNFLAGGED_W2] = old[:, UNFLAGGED]
+            self.data = array("d", wide.tobytes())
 
     def nbytes(self) -> int:
         """Bytes held by the bucket array."""

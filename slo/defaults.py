@@ -13,7 +13,8 @@ MIN_LABELS = 30               # below this in a window: insufficient data, never
 
 # --- estimation --------------------------------------------------------------------------------
 CONFIDENCE = 0.95             # two-sided level of the `lower`/`upper` bounds in slo-status
-INTERVAL = "wilson"           # wilson | clopper-pearson (see slo/intervals.py for why Wilson)
+INTERVAL = "wilson"           # bounds shown in slo-status: wilson | clopper-pearson (every
+                              # paging rule uses Clopper-Pearson; see slo/intervals.py)
 BUCKET_CHOICES = ("1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "3h", "6h", "12h", "1d")
 MAX_RING_BUCKETS = 720        # the bucket is the smallest choice keeping the ring this short
 AHEAD = "2h"                  # predictions may run this far ahead of the watermark (lateness +
@@ -38,7 +39,8 @@ BURN_RATES = (
     # critical fast burn: 2x over window/3 and window/12 (20m and 5m): the last 20 minutes alone
     # spent 2/3 of an hour's budget, and the 20m window is below the objective with 99.99%
     # confidence. The confidence trades detection delay against false pages at middling label
-    # volumes; simulated (0.97 -> 0.85 collapse at 600 labels/h; healthy 0.965 model, 30 days):
+    # volumes; simulated (0.97 -> 0.85 collapse at 600 labels/h; healthy 0.965 model, 30 days;
+    # measured with the Wilson bound this rule used before 2026-11-27, Clopper-Pearson now):
     #   confidence   paged within 25 min   false page/month at 400 / 600 / 1000 labels/h
     #   0.999        99.2%                 ~55% / ~21% / <0.5%
     #   0.9999       98.4%                 ~14% /  ~6% / <0.5%     <- default

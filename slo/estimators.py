@@ -8,17 +8,26 @@ metric is their ratio (``sum w*y / sum w``, the Hajek form of the HT ratio; unbi
 O(1/n), unlike the unweighted share, which is biased whenever the review rate depends on the
 outcome).
 
-Effective sample size: a weighted sample of n labels carries less information than n
-equal-weight labels, so the bounds are Wilson/Clopper-Pearson with the weighted proportion at an
-effective sample size ``n_eff = p(1-p) / Var(p_hat)``. The variance is the linearization
-(Taylor) variance of the ratio, ``sum w_i^2 (y_i - p_hat)^2 / (sum w_i)^2``, which needs only the
-sums of squared weights of hits and of misses. When the weights are unrelated to the outcome
-this is Kish's ``(sum w)^2 / sum w^2``; when they are related it is not, and Kish's figure can
-be badly off either way: in simulation (tests/slo/test_slo_estimation.py) Kish-based 95% bounds
-covered the truth 77% of the time when the rarely reviewed predictions were the worse ones, and
-100% in the opposite case; the linearized ones stay near 95% in both. With equal weights both
-equal n and the textbook intervals result. When p_hat is 0 or 1 the variance estimate is 0 and
-Kish's value is used.
+Bounds: the review sample itself is binomial. Each reviewed label of the metric's population is
+a miss with some probability ``q``; with hits reviewed at ``pi_h`` and misses at ``pi_m`` the
+metric's error rate ``e`` and ``q`` are tied by ``q = e*pi_m / (e*pi_m + (1-e)*pi_h)``, a
+monotone map whose only parameter is ``b = pi_h / pi_m``, the weight of a miss over the weight
+of a hit. So the bounds are an ordinary binomial interval on the misses among the reviewed
+labels, mapped back through ``b`` (`ReviewShare`). This is exact when the review rate is fixed
+per class, which is what the usual designs do: recall with every flagged prediction reviewed
+and 2% of the others is ``b = 50``, where one reviewed false negative stands for fifty, and a
+window with no reviewed false negative still cannot rule out a recall far below 1. (The
+linearized n_eff this replaced gave such windows the width of their hit count: its 95%
+intervals covered the true recall 0-43% of the time, and a healthy recall paged.) When weights
+vary within a class, each class enters with Kish's effective count ``(sum w)^2 / sum w^2`` and
+its self-weighted mean weight ``sum w^2 / sum w``; tests/slo/test_slo_estimation.py checks the
+coverage in both designs.
+
+A window with no miss has no miss weight to read ``b`` from: for recall it is the weight of the
+reviewed unflagged predictions (where false negatives hide), for precision that of the hits (the
+same flagged class). With no hit, ``b`` is taken as 1, which widens the upper bound when hits
+are reviewed more than misses (fewer pages on a window whose every reviewed positive was
+missed, none lost: its upper bound is still far below any objective).
 
 "Population" is the metric's denominator: flagged predictions (predicted == positive label) for
 precision, actual positives (label == positive label) for recall. A "hit" is a population member
@@ -31,27 +40,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slo.intervals import Bounds
-
-
-def effective_size(hit_weight: float, miss_weight: float, hit_weight_sq: float,
-                   miss_weight_sq: float) -> float:
-    """Effective sample size of a weighted proportion from its linearization variance.
-
-    >>> round(effective_size(95.0, 5.0, 95.0, 5.0), 9)          # 100 labels of weight 1
-    100.0
-    >>> round(effective_size(90.0, 10.0, 90.0, 100.0), 2)   # 90 hits x1, one miss x10
-    10.99
-    >>> round(kish_effective_size(100.0, 190.0), 2)          # Kish ignores which one is heavy
-    52.63
-    """
-    total = hit_weight + miss_weight
-    if total <= 0.0:
-        return 0.0
-    p = hit_weight / total
-    spread = hit_weight_sq * (1.0 - p) ** 2 + miss_weight_sq * p * p
-    if spread <= 0.0 or p <= 0.0 or p >= 1.0:
-        return kish_effective_size(total, hit_weight_sq + miss_weight_sq)
-    return p * (1.0 - p) * total * total / spread
 
 
 def kish_effective_size(sum_w: float, sum_w2: float) -> float:
@@ -82,6 +70,8 @@ class WindowCounts:
     miss_weight_sq: float = 0.0
     unflagged: int = 0        # labels on predictions that were not flagged
     predictions: int = 0      # predictions reported with observe_prediction
+    unflagged_weight: float = 0.0      # sums of weights and squared weights of those labels:
+    unflagged_weight_sq: float = 0.0   # the weight a false negative carries (recall's misses)
 
     @property
     def population(self) -> int:
@@ -102,7 +92,76 @@ class WindowCounts:
     def from_row(cls, row: list[float]) -> WindowCounts:
         """From a bucket-ring row (see slo/buckets.py for the field order)."""
         return cls(int(row[0]), int(row[1]), int(row[3]), row[2], row[4], row[5], row[6],
-                   int(row[7]), int(row[8]))
+                   int(row[7]), int(row[8]), row[9], row[10])
+
+
+@dataclass(slots=True)
+class ReviewShare:
+    """The misses among a window's reviewed population labels, and the map back to the metric.
+
+    A reviewed population label is a miss with probability ``q``; `misses` of `labels` is its
+    binomial count (Kish-effective when weights vary within a class), and `weight_ratio` ``b``
+    (a miss's weight over a hit's) maps a share ``q`` to the metric, ``(1-q) / ((1-q) + b*q)``.
+
+    >>> share = ReviewShare(misses=1.0, labels=98.0, weight_ratio=50.0)   # recall, 2% of unflagged reviewed
+    >>> round(share.metric_at(1 / 98), 4)                     # the point estimate: 97 / (97 + 50)
+    0.6599
+    >>> b = Bounds("clopper-pearson")
+    >>> round(share.metric_at(b.upper(1 / 98, 98, 0.975)), 3), round(share.metric_at(b.lower(1 / 98, 98, 0.975)), 3)
+    (0.254, 0.987)
+    """
+
+    misses: float
+    labels: float
+    weight_ratio: float
+
+    @property
+    def share(self) -> float:
+        return self.misses / self.labels if self.labels > 0.0 else 0.0
+
+    def metric_at(self, share: float) -> float:
+        """The metric whose reviewed labels would miss at rate `share`."""
+        kept = 1.0 - share
+        return kept / (kept + self.weight_ratio * share) if kept > 0.0 else 0.0
+
+    def upper(self, bounds: Bounds, confidence: float) -> float:
+        """One-sided upper bound of the metric (from the lower bound of the miss share)."""
+        return self.metric_at(bounds.lower(self.share, self.labels, confidence))
+
+    def lower(self, bounds: Bounds, confidence: float) -> float:
+        """One-sided lower bound of the metric (from the upper bound of the miss share)."""
+        return self.metric_at(bounds.upper(self.share, self.labels, confidence))
+
+    def interval(self, bounds: Bounds, confidence: float) -> tuple[float, float]:
+        """Two-sided interval of the metric at `confidence`."""
+        low, high = bounds.interval(self.share, self.labels, confidence)
+        return self.metric_at(high), self.metric_at(low)
+
+
+def review_share(counts: WindowCounts, metric: str) -> ReviewShare:
+    """The window's `ReviewShare` (see the module docstring for the fallbacks of ``b``).
+
+    >>> review_share(WindowCounts(hits=95, misses=5, hit_weight=95.0, miss_weight=5.0,
+    ...                           hit_weight_sq=95.0, miss_weight_sq=5.0), "precision")
+    ReviewShare(misses=5.0, labels=100.0, weight_ratio=1.0)
+    >>> review_share(WindowCounts(hits=97, hit_weight=97.0, hit_weight_sq=97.0, unflagged=90,
+    ...                           unflagged_weight=4500.0, unflagged_weight_sq=225000.0), "recall")
+    ReviewShare(misses=0.0, labels=97.0, weight_ratio=50.0)
+    """
+    hit_n = kish_effective_size(counts.hit_weight, counts.hit_weight_sq)
+    miss_n = kish_effective_size(counts.miss_weight, counts.miss_weight_sq)
+    hit_w = counts.hit_weight_sq / counts.hit_weight if counts.hit_weight > 0.0 else None
+    if counts.miss_weight > 0.0:
+        miss_w = counts.miss_weight_sq / counts.miss_weight
+    elif metric == "recall" and counts.unflagged_weight > 0.0:
+        miss_w = counts.unflagged_weight_sq / counts.unflagged_weight
+    else:
+        miss_w = hit_w
+    if hit_w is None or miss_w is None:
+        ratio = 1.0
+    else:
+        ratio = miss_w / hit_w
+    return ReviewShare(miss_n, hit_n + miss_n, ratio)
 
 
 @dataclass(slots=True)
@@ -116,16 +175,25 @@ class Estimate:
 
     counts: WindowCounts
     value: float | None
-    n_eff: float
+    n_eff: float              # effective number of population labels behind the bounds
     lower: float | None
     upper: float | None
     sufficient: bool          # at least min_labels population labels (and recall observable)
     why_insufficient: str = ""
+    share: ReviewShare | None = None   # None when value is None
 
     @property
     def error_ratio(self) -> float | None:
         """1 - value: the share of errors (what the budget is spent on)."""
         return None if self.value is None else 1.0 - self.value
+
+    def upper_bound(self, bounds: Bounds, confidence: float) -> float:
+        """One-sided upper bound of the metric at `confidence` (1.0 when unknown)."""
+        return 1.0 if self.share is None else self.share.upper(bounds, confidence)
+
+    def lower_bound(self, bounds: Bounds, confidence: float) -> float:
+        """One-sided lower bound of the metric at `confidence` (0.0 when unknown)."""
+        return 0.0 if self.share is None else self.share.lower(bounds, confidence)
 
 
 def estimate(counts: WindowCounts, metric: str, min_labels: int, bounds: Bounds | None,
@@ -151,10 +219,9 @@ def estimate(counts: WindowCounts, metric: str, min_labels: int, bounds: Bounds 
                         "no unflagged prediction was reviewed, so missed positives are unobserved")
     total = counts.hit_weight + counts.miss_weight
     value = counts.hit_weight / total
-    n_eff = effective_size(counts.hit_weight, counts.miss_weight, counts.hit_weight_sq,
-                           counts.miss_weight_sq)
-    lower, upper = bounds.interval(value, n_eff, confidence) if bounds else (None, None)
+    share = review_share(counts, metric)
+    lower, upper = share.interval(bounds, confidence) if bounds else (None, None)
     if population < min_labels:
-        return Estimate(counts, value, n_eff, lower, upper, False,
-                        f"{population} labels, fewer than min_labels {min_labels}")
-    return Estimate(counts, value, n_eff, lower, upper, True)
+        return Estimate(counts, value, share.labels, lower, upper, False,
+                        f"{population} labels, fewer than min_labels {min_labels}", share)
+    return Estimate(counts, value, share.labels, lower, upper, True, "", share)

@@ -1,17 +1,15 @@
 """Confidence bounds for a proportion: Wilson score and Clopper-Pearson (exact, via scipy's beta quantile).
 
-Both accept a non-integer number of trials, because the engine feeds them Kish's effective
-sample size of a weighted sample (see slo/estimators.py), and then the "successes" are
-``p_hat * n_eff``.
+Both accept a non-integer number of trials, because the engine feeds them Kish-effective counts
+of a weighted sample (see slo/estimators.py), and then the "successes" are ``p_hat * n``.
 
-Why Wilson is the default: the monitor re-tests its bound every minute and pages on it, so it
-needs a bound whose coverage is close to the nominal level at the proportions SLOs live at
-(0.9-0.999) and at small n. Wilson is (Brown, Cai & DasGupta 2001 recommend it for n < 40 and it
-stays good above), it never leaves [0, 1], and it is a closed form, cheap enough to evaluate for
-every window at every step. Clopper-Pearson guarantees at least nominal coverage for integer
-counts, so it is wider (slower to page); with weighted data that guarantee is gone anyway, since
-``n_eff`` is an approximation. Pick it (``interval: clopper-pearson``) for audit-style reporting
-where "never over-claim" matters more than detection delay.
+Every paging rule takes Clopper-Pearson (slo/rules.py `EXACT_BOUNDS`): it guarantees at least
+nominal coverage for integer counts, and the rules sit in the far tail (99%-99.995%), where
+Wilson is optimistic at small counts. Wilson is the default of the bounds *shown* (slo-status,
+``interval``): its coverage is close to nominal at the proportions SLOs live at (0.9-0.999) and
+at small n (Brown, Cai & DasGupta 2001 recommend it for n < 40 and it stays good above), it never
+leaves [0, 1], and it is a closed form. Pick ``interval: clopper-pearson`` for audit-style
+reporting where "never over-claim" matters more.
 
 Reference values (statsmodels ``proportion_confint``, alpha 0.05):
 

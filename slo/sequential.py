@@ -19,9 +19,12 @@ The tracker runs two of them (slo/tracker.py):
   collapse. ARL >= e^threshold labels while the key's error rate stays at its usual level (p0
   is an upper bound at 99%, so estimating it does not make the test optimistic).
 
-Weighted labels (review sampling) enter as Kish-effective counts: the tracker scales each
-label's weight by n_eff / total weight of the labels that arrived in the same step, so a few
-heavily weighted labels do not masquerade as many.
+Weighted labels (review sampling): each reviewed label enters once, and the charts judge it in
+the review sample's own terms. When a miss carries ``b`` times a hit's weight (recall with every
+flagged and 2% of the other predictions reviewed: b = 50), an error rate ``e`` shows among the
+reviewed labels as the miss share ``q = e / (e + b(1-e))`` (slo/estimators.py), so `set_ratio`
+moves the hypotheses there. (Weighting each label instead, rescaled to Kish's n_eff per step,
+shrank the rare heavy misses with the many light hits and hid a recall drop.)
 
 >>> c = BernoulliCusum(0.05, 0.15, threshold=16.0)
 >>> for i in range(250):                     # 15% errors: KL ~0.070 nats per label
@@ -38,22 +41,44 @@ from __future__ import annotations
 
 import math
 
+from slo.estimators import ReviewShare, kish_effective_size
 from slo.intervals import Bounds
 
 _WILSON = Bounds("wilson")
 
 
-class BernoulliCusum:
-    """One-sided CUSUM for an increase of a Bernoulli error rate from `p0` to `p1`."""
+def share_among_reviewed(error_rate: float, ratio: float) -> float:
+    """The miss share among reviewed labels at `error_rate`, a miss weighing `ratio` hits.
 
-    __slots__ = ("p0", "p1", "threshold", "statistic", "_log_error", "_log_success")
+    >>> share_among_reviewed(0.05, 1.0), round(share_among_reviewed(0.05, 50.0), 6)
+    (0.05, 0.001052)
+    """
+    return error_rate / (error_rate + ratio * (1.0 - error_rate))
+
+
+class BernoulliCusum:
+    """One-sided CUSUM for an increase of a Bernoulli error rate from `p0` to `p1`.
+
+    `p0` and `p1` are the metric's error rates; with `set_ratio` the labels are judged at the
+    miss shares those rates show among reviewed labels.
+    """
+
+    __slots__ = ("p0", "p1", "threshold", "statistic", "ratio", "_log_error", "_log_success")
 
     def __init__(self, p0: float, p1: float, threshold: float):
         if threshold <= 0.0:
             raise ValueError("need threshold > 0")
         self.threshold = threshold
         self.statistic = 0.0
+        self.ratio = 1.0
         self.set_rates(p0, p1)
+
+    def __setstate__(self, state) -> None:
+        _, slots = state if isinstance(state, tuple) else (None, state)
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
+        if not hasattr(self, "ratio"):   # pickled before review-space charts
+            self.ratio = 1.0
 
     @classmethod
     def for_budget(cls, budget: float, shift: float, threshold: float) -> BernoulliCusum:
@@ -67,11 +92,23 @@ class BernoulliCusum:
         if not 0.0 < p0 < p1 < 1.0:
             raise ValueError(f"need 0 < p0 < p1 < 1, got p0={p0!r}, p1={p1!r}")
         self.p0, self.p1 = p0, p1
-        self._log_error = math.log(p1 / p0)
-        self._log_success = math.log((1.0 - p1) / (1.0 - p0))
+        self._set_log_terms()
+
+    def set_ratio(self, ratio: float) -> None:
+        """A miss now weighs `ratio` hits (1: equal review rates); the statistic is kept."""
+        if not ratio > 0.0 or math.isinf(ratio):
+            raise ValueError(f"need a positive finite ratio, got {ratio!r}")
+        if ratio != self.ratio:
+            self.ratio = ratio
+            self._set_log_terms()
+
+    def _set_log_terms(self) -> None:
+        q0, q1 = share_among_reviewed(self.p0, self.ratio), share_among_reviewed(self.p1, self.ratio)
+        self._log_error = math.log(q1 / q0)
+        self._log_success = math.log1p(-q1) - math.log1p(-q0)
 
     def add(self, error: bool, weight: float = 1.0) -> float:
-        """Add one label (`weight` effective labels); return the statistic."""
+        """Add one label (`weight` labels); return the statistic."""
         step = self._log_error if error else self._log_success
         self.statistic = max(0.0, self.statistic + weight * step)
         return self.statistic
@@ -92,7 +129,8 @@ class BernoulliCusum:
         >>> round(c.kl_per_label(0.15), 4), c.kl_per_label(0.05) < 0
         (0.0703, True)
         """
-        return error_rate * self._log_error + (1.0 - error_rate) * self._log_success
+        share = share_among_reviewed(error_rate, self.ratio)
+        return share * self._log_error + (1.0 - share) * self._log_success
 
 
 class TrendTest:
@@ -142,6 +180,11 @@ class TrendTest:
             for chart, p1 in zip(self.charts, p1s):
                 chart.set_rates(p0, p1)
 
+    def set_ratio(self, ratio: float) -> None:
+        """A miss now weighs `ratio` hits (see BernoulliCusum.set_ratio)."""
+        for chart in self.charts:
+            chart.set_ratio(ratio)
+
     def add(self, error: bool, weight: float = 1.0) -> float:
         """Add one label to every chart; return the statistic.
 
@@ -178,23 +221,34 @@ class ErrorBaseline:
     """The key's usual error rate: weighted labels decayed with time constant `memory` seconds.
 
     Exponential forgetting (a week by default) follows slow legitimate change; a decline over
-    hours moves it little. Its `upper` bound is the trend test's p0.
+    hours moves it little. Its `upper` bound is the trend test's p0, taken like a window's
+    (slo/estimators.py): on the misses among the reviewed labels, mapped back through the
+    weight of a miss over a hit.
 
     >>> b = ErrorBaseline(memory=7 * 86400.0)
     >>> for i in range(10000):
     ...     b.add(60.0 * i, i % 100 < 3)
     >>> round(b.rate, 4), round(b.n_eff), round(b.upper(0.99), 4)
-    (0.0299, 9253, 0.0343)
+    (0.0299, 9253, 0.0342)
     """
 
-    __slots__ = ("memory", "weight", "miss_weight", "weight_sq", "last_time")
+    __slots__ = ("memory", "hit_weight", "hit_weight_sq", "miss_weight", "miss_weight_sq",
+                 "last_time")
 
     def __init__(self, memory: float):
         if memory <= 0.0:
             raise ValueError("need memory > 0")
         self.memory = memory
-        self.weight = self.miss_weight = self.weight_sq = 0.0
+        self.hit_weight = self.hit_weight_sq = self.miss_weight = self.miss_weight_sq = 0.0
         self.last_time: float | None = None
+
+    def __setstate__(self, state) -> None:
+        _, slots = state if isinstance(state, tuple) else (None, state)
+        if "hit_weight" not in slots:   # pickled before hits and misses were kept apart: refill
+            slots = {"memory": slots["memory"], "last_time": None}
+            self.hit_weight = self.hit_weight_sq = self.miss_weight = self.miss_weight_sq = 0.0
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
 
     def add(self, t: float, error: bool, weight: float = 1.0) -> None:
         """One label reviewed at `t` (epoch seconds) with HT weight `weight`."""
@@ -202,24 +256,36 @@ class ErrorBaseline:
             self.last_time = t
         elif t > self.last_time:
             keep = math.exp((self.last_time - t) / self.memory)
-            self.weight *= keep
+            self.hit_weight *= keep
             self.miss_weight *= keep
-            self.weight_sq *= keep * keep
+            self.hit_weight_sq *= keep * keep
+            self.miss_weight_sq *= keep * keep
             self.last_time = t
-        self.weight += weight
-        self.weight_sq += weight * weight
         if error:
             self.miss_weight += weight
+            self.miss_weight_sq += weight * weight
+        else:
+            self.hit_weight += weight
+            self.hit_weight_sq += weight * weight
+
+    def _share(self, ratio: float | None) -> ReviewShare:
+        hits = kish_effective_size(self.hit_weight, self.hit_weight_sq)
+        misses = kish_effective_size(self.miss_weight, self.miss_weight_sq)
+        if self.miss_weight > 0.0 and self.hit_weight > 0.0:
+            ratio = (self.miss_weight_sq / self.miss_weight) / (self.hit_weight_sq / self.hit_weight)
+        return ReviewShare(misses, hits + misses, ratio or 1.0)
 
     @property
     def n_eff(self) -> float:
-        """Kish's effective number of labels behind the estimate."""
-        return self.weight * self.weight / self.weight_sq if self.weight_sq > 0.0 else 0.0
+        """Effective number of labels behind the estimate (decayed)."""
+        return self._share(None).labels
 
     @property
     def rate(self) -> float:
-        return self.miss_weight / self.weight if self.weight > 0.0 else 0.0
+        weight = self.hit_weight + self.miss_weight
+        return self.miss_weight / weight if weight > 0.0 else 0.0
 
-    def upper(self, confidence: float) -> float:
-        """One-sided Wilson upper bound of the usual error rate."""
-        return _WILSON.upper(self.rate, self.n_eff, confidence)
+    def upper(self, confidence: float, ratio: float | None = None) -> float:
+        """One-sided upper bound of the usual error rate; `ratio` (a miss's weight over a hit's)
+        stands in while the baseline has no miss or no hit to read it from."""
+        return 1.0 - self._share(ratio).lower(_WILSON, confidence)

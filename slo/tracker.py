@@ -62,7 +62,7 @@ class SloTracker:
     """Rolling weighted counts, evaluation and alert policy for one (SLO, model, segment)."""
 
     __slots__ = ("spec", "key", "ring", "policy", "cusum", "trend", "baseline", "change", "_fresh",
-                 "compliance",
+                 "_miss_ratio", "compliance",
                  "versions", "last_step", "last_snapshot", "latest_version", "_latest_time",
                  "predictions_seen", "predictions_dropped") + _DERIVED
 
@@ -92,6 +92,7 @@ class SloTracker:
         self.change = self._new_change_test()
         # labels observed since the last step, for the sequential tests (labeled_at, id, error, w)
         self._fresh: list[tuple[float, str, bool, float]] = []
+        self._miss_ratio = 1.0     # a miss's weight over a hit's in the SLO window (last known)
         self.compliance = None
         if rules.compliance is not None:
             c = rules.compliance
@@ -151,6 +152,8 @@ class SloTracker:
                 d[base + 6] += w * w
         if not flagged:
             d[base + 7] += 1.0
+            d[base + 9] += w
+            d[base + 10] += w * w
         if in_population and (self.cusum is not None or self.baseline is not None
                               or self.change is not None):
             self._fresh.append((record.labeled_at, record.prediction_id, not hit, w))
@@ -236,6 +239,9 @@ class SloTracker:
                                          self.bounds if window == main_window else None,
                                          rules.confidence)
         if self._fresh:
+            share = estimates[main_window].share
+            if share is not None:
+                self._miss_ratio = share.weight_ratio
             self._consume_fresh()
         if self.compliance is not None:
             self._judge_timeslice(t, estimates)
@@ -248,7 +254,7 @@ class SloTracker:
                  if self.trend is not None else None)
         change = self.change
         moved = (change.alarm, change.usual, change.level) if change is not None else None
-        findings = evaluate(rules, estimates, self.bounds, cusum, predictions, ring.history(g),
+        findings = evaluate(rules, estimates, cusum, predictions, ring.history(g),
                             trend, moved)
         threshold = rules.objective + rules.hysteresis
         recovered = main.sufficient and main.value >= threshold
@@ -299,25 +305,29 @@ class SloTracker:
         """Feed the labels observed since the last step to the sequential tests, each once.
 
         In (review time, prediction id) order, so the result does not depend on how the inputs
-        were interleaved when read. Each label counts as its weight times n_eff / total weight
-        of the step's labels (Kish), as windows do. While an alert episode is open the usual
-        level is not updated: those labels are not usual, and without a change alarms are years
-        apart, so leaving their labels out does not bias it.
+        were interleaved when read. Each label counts once; the CUSUMs judge it at the miss
+        share their error rates show among reviewed labels, given how much more a miss weighs
+        than a hit in the SLO window (slo/sequential.py). While an alert episode is open the
+        usual level is not updated: those labels are not usual, and without a change alarms are
+        years apart, so leaving their labels out does not bias it.
         """
         fresh = self._fresh
         fresh.sort(key=lambda item: (item[0], item[1]))
-        weights = [item[3] for item in fresh]
-        scale = sum(weights) / sum(w * w for w in weights)
+        ratio = self._miss_ratio
         cusum, trend, baseline, change = self.cusum, self._trend_test(), self.baseline, self.change
+        if cusum is not None:
+            cusum.set_ratio(ratio)
+        if trend is not None:
+            trend.set_ratio(ratio)
         if self.policy.episode is not None:
             baseline = None     # an episode's labels are not the key's usual level
         for t, _, error, w in fresh:
             if change is not None:
                 change.add(t, error)    # each reviewed label once, unweighted (slo/change.py)
             if cusum is not None:
-                cusum.add(error, w * scale)
+                cusum.add(error)
             if trend is not None:
-                trend.add(error, w * scale)
+                trend.add(error)
             if baseline is not None:
                 baseline.add(t, error, w)
         fresh.clear()
@@ -332,7 +342,7 @@ class SloTracker:
         if rule is None or baseline is None or baseline.n_eff < rule.reference_labels:
             self.trend = None
             return None
-        p0, budget = baseline.upper(rule.confidence), self.rules.budget
+        p0, budget = baseline.upper(rule.confidence, self._miss_ratio), self.rules.budget
         if p0 >= budget:
             self.trend = None       # usually at the budget already: the other rules judge it
             return None
@@ -453,6 +463,8 @@ class SloTracker:
         if "_fresh" not in state:
             self._fresh = []
             self.trend = None
+        if "_miss_ratio" not in state:
+            self._miss_ratio = 1.0
         snapshot = state.get("last_snapshot")
         if snapshot is not None and not hasattr(snapshot, "alert_held_by"):
             snapshot.alert_held_by = None   # a StatusSnapshot pickled before the field existed

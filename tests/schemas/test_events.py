@@ -62,6 +62,7 @@ def test_class_labels_may_be_bool_int_or_string(value):
         ({"score": 1.01}, "score: must be in [0, 1]"),
         ({"score": "0.9"}, "score: has the wrong type str"),
         ({"review_probability": 0}, "review_probability: must be in (0, 1]"),
+        ({"review_probability": 1e-300}, "review_probability: must be at least 1e-09"),   # w*w overflows
         ({"segment": {"country": 1}}, "segment.country: has the wrong type int"),
         ({"features": {"x": [1]}}, "features.x: has the wrong type list"),
         ({"model_id": 5}, "model_id: has the wrong type int"),

@@ -17,9 +17,9 @@ START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 
 def precision_spec(objective: float = 0.95, window: str = "1h", min_labels: int = 30,
-                   extra: str = "") -> SloSpec:
-    """A precision SLO on model m (positive label 1)."""
-    text = (f"slos:\n  - name: p\n    model_id: m\n    metric: precision\n    positive_label: 1\n"
+                   extra: str = "", metric: str = "precision") -> SloSpec:
+    """A precision SLO on model m (positive label 1), or one of `metric`."""
+    text = (f"slos:\n  - name: p\n    model_id: m\n    metric: {metric}\n    positive_label: 1\n"
             f"    objective: {objective}\n    window: {window}\n    min_labels: {min_labels}\n"
             + extra)
     return parse_slo_yaml(text).slos[0]
@@ -115,3 +115,37 @@ def drive(tracker: SloTracker, records: list[JoinedRecord], start: float, end: f
             run.events.extend(events)
         t += step
     return run
+
+
+def recall_spec(objective: float = 0.95, window: str = "1h", min_labels: int = 30,
+                extra: str = "") -> SloSpec:
+    """A recall SLO on model m (positive label 1)."""
+    return precision_spec(objective, window, min_labels, extra, metric="recall")
+
+
+def recall_stream(rng: np.random.Generator, start: float, minutes: int, per_hour: float,
+                  recall: float | Callable[[np.ndarray], np.ndarray], prevalence: float = 0.05,
+                  false_positive_rate: float = 0.005, review_unflagged: float = 0.02,
+                  delay: float = 30.0) -> tuple[list[JoinedRecord], np.ndarray, np.ndarray]:
+    """Review labels of a recall SLO's model: every flagged prediction reviewed, a share
+    `review_unflagged` of the others (the usual design, and the hard case: a reviewed false
+    negative stands for 1/review_unflagged of them).
+
+    Returns the labels and, per prediction, its time and whether it was a true positive, a
+    false negative or neither (1, 0, -1), for the true recall of any window.
+    """
+    counts = rng.poisson(per_hour / 60.0, minutes)
+    minute_of = np.repeat(np.arange(minutes), counts)
+    times = start + 60.0 * minute_of + rng.uniform(0.0, 60.0, len(minute_of))
+    r = recall(minute_of) if callable(recall) else np.full(len(minute_of), recall)
+    positive = rng.uniform(size=len(times)) < prevalence
+    flagged = np.where(positive, rng.uniform(size=len(times)) < r,
+                       rng.uniform(size=len(times)) < false_positive_rate)
+    reviewed = flagged | (rng.uniform(size=len(times)) < review_unflagged)
+    out = []
+    for i in np.flatnonzero(reviewed).tolist():
+        t = float(times[i])
+        out.append(JoinedRecord(f"r{i}", "m", "v1", t, t + delay, int(flagged[i]), int(positive[i]),
+                                1.0 if flagged[i] else review_unflagged))
+    outcome = np.where(positive, np.where(flagged, 1, 0), -1)
+    return out, times, outcome

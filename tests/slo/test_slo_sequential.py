@@ -11,7 +11,7 @@ import pytest
 from slo_sim import START, drive, drive_shuffled, flagged_stream, healthy_then, precision_spec
 
 from schemas.joined import JoinedRecord
-from slo.sequential import BernoulliCusum, ErrorBaseline, TrendTest
+from slo.sequential import BernoulliCusum, ErrorBaseline, TrendTest, share_among_reviewed
 from slo.rules import resolve_rules
 from slo.spec import parse_slo_yaml
 from slo.spec_errors import SloSpecError
@@ -53,15 +53,26 @@ def test_same_result_whatever_the_arrival_order_within_a_step():
     assert stats[0] == stats[1] and stats[0] > 0
 
 
-def test_weighted_labels_count_as_effective_labels():
-    """Two labels per step, one of weight 1 and one of weight 9: n_eff = 100/82 per step, so the
-    CUSUM moves by (w x n_eff / total weight) per label, not by the raw weights."""
+def test_each_label_counts_once_at_the_share_its_weight_implies():
+    """Nine hits of weight 1 and a miss of weight 10 (reviewed a tenth as often): the CUSUM
+    takes ten labels, each judged at the miss share the budget shows among reviewed labels
+    when a miss weighs ten hits, not ten weighted labels."""
     tracker = SloTracker(precision_spec(extra=SEQUENTIAL_ONLY))
-    tracker.observe(_label(0, START, START + 10, False, p=1.0))
-    tracker.observe(_label(1, START, START + 20, False, p=1 / 9))
+    for i in range(9):
+        tracker.observe(_label(i, START, START + 10 + i, True, p=1.0))
+    tracker.observe(_label(9, START, START + 30, False, p=0.1))
     tracker.advance(START + 60)
-    c = BernoulliCusum.for_budget(0.05, 3.0, 16.0)
-    assert tracker.cusum.statistic == pytest.approx(10 / 82 * 10 * c._log_error)
+    reference = BernoulliCusum.for_budget(0.05, 3.0, 16.0)
+    reference.set_ratio(10.0)
+    for i in range(9):
+        reference.add(False)      # review order: the hits first, then the miss
+    reference.add(True)
+    assert tracker.cusum.ratio == pytest.approx(10.0)
+    assert tracker.cusum.statistic == pytest.approx(reference.statistic) and reference.statistic > 0
+    # at b = 10 the budget of 5% errors is a miss share of 0.0052 among reviewed labels
+    assert share_among_reviewed(0.05, 10.0) == pytest.approx(0.05 / (0.05 + 10 * 0.95))
+    assert reference._log_error == pytest.approx(math.log(share_among_reviewed(0.15, 10.0)
+                                                          / share_among_reviewed(0.05, 10.0)))
 
 
 # The two moved-up warnings share their behaviour: (rule, alerting block with only that rule,
@@ -200,3 +211,19 @@ def test_trend_alarm_latches_until_half_the_evidence_is_gone():
     while t.statistic > 5.0:
         t.add(False)
     assert not t.alarm
+
+
+def test_tests_pickled_before_review_space_charts_restore():
+    cusum = BernoulliCusum.for_budget(0.05, 3.0, 16.0)
+    cusum.add(True)
+    state = {name: getattr(cusum, name) for name in BernoulliCusum.__slots__ if name != "ratio"}
+    old = BernoulliCusum.__new__(BernoulliCusum)
+    old.__setstate__((None, state))
+    assert old.ratio == 1.0 and old.statistic == cusum.statistic
+    # a baseline of the former three sums (hits and misses not kept apart) starts again
+    baseline = ErrorBaseline.__new__(ErrorBaseline)
+    baseline.__setstate__((None, {"memory": 3600.0, "weight": 50.0, "miss_weight": 2.0,
+                                  "weight_sq": 50.0, "last_time": 1.0}))
+    assert baseline.n_eff == 0.0 and baseline.last_time is None and baseline.memory == 3600.0
+    baseline.add(10.0, True)
+    assert baseline.n_eff == pytest.approx(1.0)

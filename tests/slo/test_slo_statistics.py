@@ -11,7 +11,7 @@ from scipy.stats import beta, binomtest
 
 from slo.burn_rate import budget_consumed, burn_rate, threshold_for_budget, value_at_burn
 from slo.durations import parse_duration
-from slo.estimators import WindowCounts, effective_size, estimate, kish_effective_size
+from slo.estimators import WindowCounts, estimate, kish_effective_size
 from slo.intervals import Bounds, clopper_pearson_interval, wilson_interval, z_value
 
 # statsmodels.stats.proportion.proportion_confint(count, nobs, alpha=0.05, method=...)
@@ -112,22 +112,39 @@ def test_kish_effective_size():
     assert n_eff < len(weights)
 
 
-def test_weighted_estimate_uses_the_linearized_n_eff_for_its_bounds():
+def test_weighted_bounds_are_a_binomial_interval_on_the_reviewed_misses_mapped_back():
     # 90 hits of weight 1 and one miss of weight 10: HT precision 90 / 100 = 0.9
     c = WindowCounts(labels=91, hits=90, misses=1, hit_weight=90.0, miss_weight=10.0,
                      hit_weight_sq=90.0, miss_weight_sq=100.0)
-    e = estimate(c, "precision", 30, Bounds("wilson"), 0.95)
+    e = estimate(c, "precision", 30, Bounds("clopper-pearson"), 0.95)
     assert e.value == pytest.approx(0.9)
-    # Var(p) = (90 * 0.1^2 + 100 * 0.9^2) / 100^2; n_eff = p(1-p) / Var(p)
-    assert e.n_eff == pytest.approx(0.09 / ((90 * 0.01 + 100 * 0.81) / 100 ** 2))
-    assert e.n_eff < kish_effective_size(100.0, 190.0) / 4
-    assert (e.lower, e.upper) == pytest.approx(Bounds("wilson").interval(0.9, e.n_eff, 0.95))
+    assert e.n_eff == pytest.approx(91.0), "the reviewed labels, not more"
+    # one miss in 91 reviewed labels, Clopper-Pearson, mapped through
+    # b = 10: metric = (1 - q) / ((1 - q) + 10 q)
+    q_low, q_high = 0.00027817897, 0.05971081282   # scipy.stats.beta.ppf(0.025, 1, 91), (0.975, 2, 90)
+    assert e.lower == pytest.approx((1 - q_high) / ((1 - q_high) + 10 * q_high), rel=1e-5)
+    assert e.upper == pytest.approx((1 - q_low) / ((1 - q_low) + 10 * q_low), rel=1e-5)
     assert e.sufficient
-    # equal weights: both are n
+    # equal weights: the textbook interval on the labels themselves
     same = WindowCounts(labels=40, hits=36, misses=4, hit_weight=72.0, miss_weight=8.0,
                         hit_weight_sq=144.0, miss_weight_sq=16.0)
-    assert estimate(same, "precision", 30, Bounds("wilson"), 0.95).n_eff == pytest.approx(40.0)
-    assert effective_size(72.0, 8.0, 144.0, 16.0) == pytest.approx(kish_effective_size(80.0, 160.0))
+    plain = estimate(same, "precision", 30, Bounds("wilson"), 0.95)
+    assert plain.n_eff == pytest.approx(40.0)
+    assert (plain.lower, plain.upper) == pytest.approx(Bounds("wilson").interval(0.9, 40, 0.95))
+
+
+def test_recall_with_no_reviewed_false_negative_is_not_certain():
+    # every flagged prediction reviewed (97 true positives), 2% of the others (90 reviews, none
+    # a false negative): one false negative among them would have stood for 50
+    c = WindowCounts(labels=187, hits=97, hit_weight=97.0, hit_weight_sq=97.0, unflagged=90,
+                     unflagged_weight=4500.0, unflagged_weight_sq=225000.0)
+    e = estimate(c, "recall", 30, Bounds("clopper-pearson"), 0.95)
+    assert e.value == 1.0 and e.upper == 1.0
+    q_high = 1 - 0.025 ** (1 / 97)          # Clopper-Pearson with no miss in 97
+    assert e.lower == pytest.approx((1 - q_high) / ((1 - q_high) + 50 * q_high), rel=1e-9)
+    assert e.lower < 0.5, "could still be missing one positive in two"
+    # the old reading: a 97-label binomial, whose lower bound was 0.963
+    assert Bounds("clopper-pearson").interval(1.0, 97, 0.95)[0] > 0.96
 
 
 def test_estimate_gates():

@@ -44,7 +44,8 @@ record_strategy = st.builds(
 def brute_force(records, spec, start: float, end: float) -> dict[str, float]:
     """Sums over records whose prediction time is in [start, end), straight from the definitions."""
     out = {"labels": 0, "hits": 0, "misses": 0, "hit_weight": 0.0, "miss_weight": 0.0,
-           "hit_weight_sq": 0.0, "miss_weight_sq": 0.0, "unflagged": 0}
+           "hit_weight_sq": 0.0, "miss_weight_sq": 0.0, "unflagged": 0, "unflagged_weight": 0.0,
+           "unflagged_weight_sq": 0.0}
     for r in records:
         if not start <= r.predicted_at < end:
             continue
@@ -54,6 +55,8 @@ def brute_force(records, spec, start: float, end: float) -> dict[str, float]:
         w = 1.0 / r.review_probability
         out["labels"] += 1
         out["unflagged"] += not flagged
+        out["unflagged_weight"] += w if not flagged else 0.0
+        out["unflagged_weight_sq"] += w * w if not flagged else 0.0
         if in_population:
             out["hits" if hit else "misses"] += 1
             out["hit_weight" if hit else "miss_weight"] += w
@@ -105,10 +108,9 @@ def test_window_sums_equal_brute_force(records, lateness, advance_after, metric,
             observable = metric == "precision" or expected["unflagged"] > 0
             if total > 0 and observable:
                 assert snapshot.estimate == pytest.approx(expected["hit_weight"] / total, rel=1e-9)
-                p = expected["hit_weight"] / total
-                spread = expected["hit_weight_sq"] * (1 - p) ** 2 + expected["miss_weight_sq"] * p * p
-                n_eff = (p * (1 - p) * total ** 2 / spread if 0 < p < 1
-                         else total ** 2 / (expected["hit_weight_sq"] + expected["miss_weight_sq"]))
+                # Kish's effective count of hits plus that of misses (slo/estimators.py)
+                n_eff = sum(expected[f"{kind}_weight"] ** 2 / expected[f"{kind}_weight_sq"]
+                            for kind in ("hit", "miss") if expected[f"{kind}_weight"] > 0)
                 assert snapshot.effective_sample_size == pytest.approx(n_eff, rel=1e-9)
             else:
                 assert snapshot.estimate is None
@@ -199,8 +201,7 @@ def test_late_label_updates_the_bucket_of_its_prediction():
     second, _ = tracker.advance(START + 1860)
     assert second.labels == 2
     assert second.estimate == pytest.approx(1.0 / 3.0)     # weights 1 (hit) and 2 (miss)
-    # linearization: p(1-p) W^2 / (1 * (2/3)^2 + 4 * (1/3)^2) = (2/9) * 9 / (8/9) = 2.25
-    assert second.effective_sample_size == pytest.approx(2.25)
+    assert second.effective_sample_size == pytest.approx(2.0)   # the two labels
 
 
 def test_labels_far_too_late_or_too_far_ahead_are_counted_not_used():
@@ -231,3 +232,21 @@ def test_advance_is_idempotent():
     assert tracker.advance(START + 1800) == (first[0], [])
     assert tracker.advance(START + 3659)[0] is first[0]
     assert tracker.advance(START + 3660)[0].event_time == START + 3660
+
+
+def test_a_ring_pickled_before_the_unflagged_weights_existed_is_widened_on_load():
+    from array import array
+
+    from slo.buckets import FIELDS, UNFLAGGED, UNFLAGGED_W, UNFLAGGED_W2, BucketRing
+
+    ring = BucketRing(width=60, span=3, ahead=1)
+    old = [float(i) for i in range(9 * ring.size)]      # 9 fields per bucket, as pickled then
+    ring.data = array("d", old)
+    restored = pickle.loads(pickle.dumps(ring))
+    rows = restored.view()
+    assert rows.shape == (ring.size, FIELDS)
+    assert rows[:, :9].ravel().tolist() == old
+    # unflagged labels count at weight 1 until their buckets leave the window
+    assert (rows[:, UNFLAGGED_W] == rows[:, UNFLAGGED]).all()
+    assert (rows[:, UNFLAGGED_W2] == rows[:, UNFLAGGED]).all()
+    assert pickle.loads(pickle.dumps(restored)).view().tolist() == rows.tolist(), "a new ring is left alone"
