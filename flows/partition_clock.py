@@ -5,6 +5,13 @@ records, but it only sees the ids that hash to it. This step, keyed by `<source>
 routes each event to its shard (one list per shard and batch) and, when the partition's event
 time has advanced, sends a progress marker to every shard. Markers follow the events that caused
 them on the same path, so a shard never hears of progress before the events behind it.
+
+A partition's progress is the highest event time it has carried, with one guard: a record more
+than `far_ahead` seconds past it (a review tool whose clock says next year) does not move it
+alone. Only `confirmations` such records in a row do (the partition's traffic really jumped:
+a pause, a backfill), and then progress moves to the earliest of them. Without the guard one
+label dated next year expired every waiting prediction, and every new one until real time
+caught up, so the SLO saw no labels. The record itself is joined and counted as usual.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from flows.join_state import LABELS
 PREDICTION_ITEM = "p"
 LABEL_ITEM = "l"
 PROGRESS_ITEM = "w"
+FAR_AHEAD = 3600.0      # seconds past a partition's progress that a record may move it alone
+CONFIRMATIONS = 3       # records that far ahead, in a row, that do move it
 
 
 class Progress(NamedTuple):
@@ -38,20 +47,26 @@ def shard_name(index: int) -> str:
 
 
 class PartitionClockLogic(StatefulBatchLogic):
-    """State: which partition this is, its highest event time seen, and the last one broadcast."""
+    """State: which partition this is, its progress (event time), the last progress broadcast,
+    and the run of records far ahead of it not yet confirmed."""
 
-    def __init__(self, shards: int, step: float, resume: tuple | None) -> None:
+    def __init__(self, shards: int, step: float, resume: tuple | None, far_ahead: float = FAR_AHEAD,
+                 confirmations: int = CONFIRMATIONS) -> None:
         self.shards = shards
         self.step = step
-        state = resume if resume is not None else (None, -1, float("-inf"), float("-inf"))
-        self.source, self.partition, self.highest, self.broadcast = state
+        self.far_ahead = far_ahead
+        self.confirmations = confirmations
+        state = resume if resume is not None else (None, -1, float("-inf"), float("-inf"), ())
+        self.source, self.partition, self.highest, self.broadcast = state[:4]
+        self.ahead: list[float] = list(state[4]) if len(state) > 4 else []   # (older snapshots: 4 fields)
         self._names = [shard_name(index) for index in range(shards)]
 
     def on_batch(self, values: list[DecodedBatch]) -> tuple[list[tuple[str, list[tuple]]], bool]:
         """Each shard gets one list per call: its events in input order, then any progress marker."""
         per_shard: dict[str, list[tuple]] = {}
         names, shards, crc32 = self._names, self.shards, zlib.crc32   # shard_of, without a call per event
-        highest = self.highest
+        highest, ahead, far = self.highest, self.ahead, self.far_ahead
+        limit = highest + far
         for batch in values:
             kind = LABEL_ITEM if batch.source == LABELS else PREDICTION_ITEM   # one source per batch
             for _, _, event_time, pid, event, details in batch.events:   # DecodedEvent's fields
@@ -63,7 +78,15 @@ class PartitionClockLogic(StatefulBatchLogic):
                     items = per_shard[name] = []
                 items.append(item)
                 if event_time > highest:
-                    highest = event_time
+                    if event_time > limit:
+                        highest = self._far_ahead(event_time, highest)
+                    else:
+                        highest = event_time
+                        if ahead:
+                            ahead.clear()
+                    limit = highest + far
+                elif ahead:
+                    ahead.clear()
         self.highest = highest
         if values:
             self.source, self.partition = values[-1].source, values[-1].partition
@@ -72,6 +95,19 @@ class PartitionClockLogic(StatefulBatchLogic):
                 for name in names:
                     per_shard.setdefault(name, []).append(marker)
         return list(per_shard.items()), False
+
+    def _far_ahead(self, event_time: float, highest: float) -> float:
+        """Progress after a record more than `far_ahead` past it (the first record of a partition
+        sets it)."""
+        if highest == float("-inf"):
+            return event_time
+        ahead = self.ahead
+        ahead.append(event_time)
+        if len(ahead) < self.confirmations:
+            return highest
+        moved = min(ahead)
+        ahead.clear()
+        return moved
 
     def on_eof(self) -> tuple[list[tuple[str, list[tuple]]], bool]:
         """At the end of a bounded input, announce the last progress not yet broadcast."""
@@ -85,4 +121,4 @@ class PartitionClockLogic(StatefulBatchLogic):
         return (PROGRESS_ITEM, Progress(self.source, self.partition, self.highest))
 
     def snapshot(self) -> tuple:
-        return (self.source, self.partition, self.highest, self.broadcast)
+        return (self.source, self.partition, self.highest, self.broadcast, tuple(self.ahead))
