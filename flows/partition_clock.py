@@ -110,7 +110,11 @@ class PartitionClockLogic(StatefulBatchLogic):
         return moved
 
     def on_eof(self) -> tuple[list[tuple[str, list[tuple]]], bool]:
-        """At the end of a bounded input, announce the last progress not yet broadcast."""
+        """At the end of a bounded input, announce the last progress not yet broadcast: every
+        record has been read, so those far ahead count too (as they did before the guard)."""
+        if self.ahead:
+            self.highest = max(self.highest, *self.ahead)
+            self.ahead.clear()
         if self.source is not None and self.highest > self.broadcast:
             marker = self._advance_broadcast()
             return [(name, [marker]) for name in self._names], False

@@ -76,3 +76,10 @@ def test_waiting_predictions_survive_a_label_dated_next_year_on_every_partition(
                         outcomes += shard.advance(LABELS, partition, progress.event_time)
     assert shard.watermark(LABELS) == T0 + 200
     assert not [o for o in outcomes if o.kind == PREDICTION_EXPIRED] and len(shard.predictions) == 100
+
+
+def test_the_end_of_a_bounded_input_counts_every_record():
+    clock = PartitionClockLogic(2, step=1.0, resume=None)
+    clock.on_batch([_labels(T0, NEXT_YEAR)])
+    routed, _ = clock.on_eof()
+    assert _progress(routed) == [NEXT_YEAR] and clock.snapshot()[4] == ()
