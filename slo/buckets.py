@@ -26,9 +26,8 @@ from array import array
 import numpy as np
 
 # Field order of one bucket.
-(LABELS, HITS, HIT_W, MISSES, MISS_W, HIT_W2, MISS_W2, UNFLAGGED, PREDICTIONS, UNFLAGGED_W,
- UNFLAGGED_W2) = range(11)
-FIELDS = 11
+LABELS, HITS, HIT_W, MISSES, MISS_W, HIT_W2, MISS_W2, UNFLAGGED, PREDICTIONS, UNFLAGGED_W = range(10)
+FIELDS = 10
 _FIELDS_BEFORE_UNFLAGGED_W = 9   # rings pickled before 2026-11-27 (widened on load)
 _BLANK = array("d", bytes(8 * FIELDS))
 
@@ -146,7 +145,7 @@ class BucketRing:
             old = np.frombuffer(self.data, dtype=np.float64).reshape(self.size, fields)
             wide = np.zeros((self.size, FIELDS))
             wide[:, :fields] = old
-            wide[:, UNFLAGGED_W] = wide[:, UNFLAGGED_W2] = old[:, UNFLAGGED]
+            wide[:, UNFLAGGED_W] = old[:, UNFLAGGED]
             self.data = array("d", wide.tobytes())
 
     def nbytes(self) -> int:

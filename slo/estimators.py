@@ -23,7 +23,7 @@ vary within a class, each class enters with Kish's effective count ``(sum w)^2 /
 its self-weighted mean weight ``sum w^2 / sum w``; tests/slo/test_slo_estimation.py checks the
 coverage in both designs.
 
-A window with no miss has no miss weight to read ``b`` from: for recall it is the weight of the
+A window with no miss has no miss weight to read ``b`` from: for recall it is the mean weight of the
 reviewed unflagged predictions (where false negatives hide), for precision that of the hits (the
 same flagged class). With no hit, ``b`` is taken as 1, which widens the upper bound when hits
 are reviewed more than misses (fewer pages on a window whose every reviewed positive was
@@ -70,8 +70,7 @@ class WindowCounts:
     miss_weight_sq: float = 0.0
     unflagged: int = 0        # labels on predictions that were not flagged
     predictions: int = 0      # predictions reported with observe_prediction
-    unflagged_weight: float = 0.0      # sums of weights and squared weights of those labels:
-    unflagged_weight_sq: float = 0.0   # the weight a false negative carries (recall's misses)
+    unflagged_weight: float = 0.0   # summed weight of those labels (what a false negative weighs)
 
     @property
     def population(self) -> int:
@@ -92,7 +91,7 @@ class WindowCounts:
     def from_row(cls, row: list[float]) -> WindowCounts:
         """From a bucket-ring row (see slo/buckets.py for the field order)."""
         return cls(int(row[0]), int(row[1]), int(row[3]), row[2], row[4], row[5], row[6],
-                   int(row[7]), int(row[8]), row[9], row[10])
+                   int(row[7]), int(row[8]), row[9])
 
 
 @dataclass(slots=True)
@@ -145,7 +144,7 @@ def review_share(counts: WindowCounts, metric: str) -> ReviewShare:
     ...                           hit_weight_sq=95.0, miss_weight_sq=5.0), "precision")
     ReviewShare(misses=5.0, labels=100.0, weight_ratio=1.0)
     >>> review_share(WindowCounts(hits=97, hit_weight=97.0, hit_weight_sq=97.0, unflagged=90,
-    ...                           unflagged_weight=4500.0, unflagged_weight_sq=225000.0), "recall")
+    ...                           unflagged_weight=4500.0), "recall")
     ReviewShare(misses=0.0, labels=97.0, weight_ratio=50.0)
     """
     hit_n = kish_effective_size(counts.hit_weight, counts.hit_weight_sq)
@@ -153,8 +152,8 @@ def review_share(counts: WindowCounts, metric: str) -> ReviewShare:
     hit_w = counts.hit_weight_sq / counts.hit_weight if counts.hit_weight > 0.0 else None
     if counts.miss_weight > 0.0:
         miss_w = counts.miss_weight_sq / counts.miss_weight
-    elif metric == "recall" and counts.unflagged_weight > 0.0:
-        miss_w = counts.unflagged_weight_sq / counts.unflagged_weight
+    elif metric == "recall" and counts.unflagged > 0:
+        miss_w = counts.unflagged_weight / counts.unflagged
     else:
         miss_w = hit_w
     if hit_w is None or miss_w is None:

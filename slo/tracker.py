@@ -153,7 +153,6 @@ class SloTracker:
         if not flagged:
             d[base + 7] += 1.0
             d[base + 9] += w
-            d[base + 10] += w * w
         if in_population and (self.cusum is not None or self.baseline is not None
                               or self.change is not None):
             self._fresh.append((record.labeled_at, record.prediction_id, not hit, w))

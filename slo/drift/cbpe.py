@@ -109,8 +109,7 @@ def realized_counts(labels: np.ndarray, metric: str) -> WindowCounts:
         labels=every, hits=int(g[FLAGGED, N_POS]), misses=int(g[miss_row, miss_n]),
         hit_weight=float(g[FLAGGED, W_POS]), miss_weight=float(g[miss_row, miss_w]),
         hit_weight_sq=float(g[FLAGGED, W2_POS]), miss_weight_sq=float(g[miss_row, miss_w2]),
-        unflagged=unflagged, unflagged_weight=float(g[UNFLAGGED, W_POS] + g[UNFLAGGED, W_NEG]),
-        unflagged_weight_sq=float(g[UNFLAGGED, W2_POS] + g[UNFLAGGED, W2_NEG]))
+        unflagged=unflagged, unflagged_weight=float(g[UNFLAGGED, W_POS] + g[UNFLAGGED, W_NEG]))
 
 
 @dataclass(frozen=True)

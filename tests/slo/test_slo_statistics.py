@@ -137,7 +137,7 @@ def test_recall_with_no_reviewed_false_negative_is_not_certain():
     # every flagged prediction reviewed (97 true positives), 2% of the others (90 reviews, none
     # a false negative): one false negative among them would have stood for 50
     c = WindowCounts(labels=187, hits=97, hit_weight=97.0, hit_weight_sq=97.0, unflagged=90,
-                     unflagged_weight=4500.0, unflagged_weight_sq=225000.0)
+                     unflagged_weight=4500.0)
     e = estimate(c, "recall", 30, Bounds("clopper-pearson"), 0.95)
     assert e.value == 1.0 and e.upper == 1.0
     q_high = 1 - 0.025 ** (1 / 97)          # Clopper-Pearson with no miss in 97

@@ -44,8 +44,7 @@ record_strategy = st.builds(
 def brute_force(records, spec, start: float, end: float) -> dict[str, float]:
     """Sums over records whose prediction time is in [start, end), straight from the definitions."""
     out = {"labels": 0, "hits": 0, "misses": 0, "hit_weight": 0.0, "miss_weight": 0.0,
-           "hit_weight_sq": 0.0, "miss_weight_sq": 0.0, "unflagged": 0, "unflagged_weight": 0.0,
-           "unflagged_weight_sq": 0.0}
+           "hit_weight_sq": 0.0, "miss_weight_sq": 0.0, "unflagged": 0, "unflagged_weight": 0.0}
     for r in records:
         if not start <= r.predicted_at < end:
             continue
@@ -56,7 +55,6 @@ def brute_force(records, spec, start: float, end: float) -> dict[str, float]:
         out["labels"] += 1
         out["unflagged"] += not flagged
         out["unflagged_weight"] += w if not flagged else 0.0
-        out["unflagged_weight_sq"] += w * w if not flagged else 0.0
         if in_population:
             out["hits" if hit else "misses"] += 1
             out["hit_weight" if hit else "miss_weight"] += w
@@ -237,7 +235,7 @@ def test_advance_is_idempotent():
 def test_a_ring_pickled_before_the_unflagged_weights_existed_is_widened_on_load():
     from array import array
 
-    from slo.buckets import FIELDS, UNFLAGGED, UNFLAGGED_W, UNFLAGGED_W2, BucketRing
+    from slo.buckets import FIELDS, UNFLAGGED, UNFLAGGED_W, BucketRing
 
     ring = BucketRing(width=60, span=3, ahead=1)
     old = [float(i) for i in range(9 * ring.size)]      # 9 fields per bucket, as pickled then
@@ -248,5 +246,4 @@ def test_a_ring_pickled_before_the_unflagged_weights_existed_is_widened_on_load(
     assert rows[:, :9].ravel().tolist() == old
     # unflagged labels count at weight 1 until their buckets leave the window
     assert (rows[:, UNFLAGGED_W] == rows[:, UNFLAGGED]).all()
-    assert (rows[:, UNFLAGGED_W2] == rows[:, UNFLAGGED]).all()
     assert pickle.loads(pickle.dumps(restored)).view().tolist() == rows.tolist(), "a new ring is left alone"
