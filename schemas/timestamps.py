@@ -68,10 +68,36 @@ def _parse_rfc3339(text: str) -> float | str:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        return f"timestamp {text!r} is not RFC 3339"
+        return _parse_rfc3339_variants(text)
     if parsed.tzinfo is None:
         return "timestamp has no time zone offset (RFC 3339 needs 'Z' or '+hh:mm')"
     return parsed.timestamp()
+
+
+def _parse_rfc3339_variants(text: str) -> float | str:
+    """What RFC 3339 allows and `datetime.fromisoformat` does not: a lower-case 't' or 'z' (section
+    5.6's note) and a leap second, ':60', read as the first instant of the next minute (as POSIX
+    time has it).
+
+    >>> _parse_rfc3339_variants("2026-11-26t12:00:00z")
+    1795694400.0
+    >>> _parse_rfc3339_variants("2016-12-31T23:59:60Z") == parse_event_time("2017-01-01T00:00:00Z")
+    True
+    """
+    reason = f"timestamp {text!r} is not RFC 3339"
+    fixed = text.upper() if ("t" in text or "z" in text) else text
+    leap = len(fixed) > 19 and fixed[16:19] == ":60" and fixed[10] == "T"
+    if leap:
+        fixed = f"{fixed[:17]}59{fixed[19:]}"
+    if fixed is text:
+        return reason
+    try:
+        parsed = datetime.fromisoformat(fixed)
+    except ValueError:
+        return reason
+    if parsed.tzinfo is None:
+        return "timestamp has no time zone offset (RFC 3339 needs 'Z' or '+hh:mm')"
+    return parsed.timestamp() + (1.0 - parsed.microsecond / 1e6 if leap else 0.0)
 
 
 def format_event_time(seconds: float) -> str:
