@@ -94,6 +94,16 @@ class WindowCounts:
                    int(row[7]), int(row[8]), row[9])
 
 
+def share_among_reviewed(error_rate: float, ratio: float) -> float:
+    """The miss share among reviewed labels at `error_rate`, a miss weighing `ratio` hits (the
+    inverse of `ReviewShare.metric_at`).
+
+    >>> share_among_reviewed(0.05, 1.0), round(share_among_reviewed(0.05, 50.0), 6)
+    (0.05, 0.001052)
+    """
+    return error_rate / (error_rate + ratio * (1.0 - error_rate))
+
+
 @dataclass(slots=True)
 class ReviewShare:
     """The misses among a window's reviewed population labels, and the map back to the metric.

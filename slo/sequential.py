@@ -41,19 +41,10 @@ from __future__ import annotations
 
 import math
 
-from slo.estimators import ReviewShare, kish_effective_size
+from slo.estimators import ReviewShare, kish_effective_size, share_among_reviewed
 from slo.intervals import Bounds
 
 _WILSON = Bounds("wilson")
-
-
-def share_among_reviewed(error_rate: float, ratio: float) -> float:
-    """The miss share among reviewed labels at `error_rate`, a miss weighing `ratio` hits.
-
-    >>> share_among_reviewed(0.05, 1.0), round(share_among_reviewed(0.05, 50.0), 6)
-    (0.05, 0.001052)
-    """
-    return error_rate / (error_rate + ratio * (1.0 - error_rate))
 
 
 class BernoulliCusum:

@@ -1,10 +1,12 @@
 """The SLO metric from label cells, with Horvitz-Thompson weights, and tests between two groups.
 
 Cells are (2, LABEL_FIELDS) sums per flagged group (slo/diagnosis/slices.py). Precision's
-population is the flagged group; recall's is the truly positive labels. The estimate is the
-HT-weighted share of hits, as the engine computes it. For tests, weights are turned into Kish's
-effective sample size n_eff = (sum w)^2 / sum w^2 and the hits into estimate x n_eff, so a
-few heavily weighted labels count for what they are worth, not for their weight.
+population is the flagged group; recall's is the truly positive labels. The estimate, its
+effective number of labels and its 95% interval are the SLO engine's (slo/estimators.py): a
+binomial interval on the misses among the reviewed labels, mapped back through how much more a
+miss weighs than a hit, so a recall slice with no reviewed false negative is not reported as
+certainly perfect. Two groups are compared on their miss shares among reviewed labels at a
+common miss weight (their geometric mean).
 
 >>> cells = np.zeros((2, 6)); cells[1] = [90, 10, 90, 10, 90, 10]   # 90 TP, 10 FP, weight 1
 >>> r = metric_rate(cells, "precision"); r.estimate, r.labels, r.effective_n
@@ -16,26 +18,31 @@ True
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from slo.drift.stattests import two_proportions
-from slo.drift.window import N_NEG, N_POS, W2_NEG, W2_POS, W_NEG, W_POS
-from slo.intervals import wilson_interval
+from slo.drift.window import N_NEG, N_POS, W_NEG, W_POS, label_counts
+from slo.estimators import review_share, share_among_reviewed
+from slo.intervals import Bounds
+
+_WILSON = Bounds("wilson")
 
 
 @dataclass(frozen=True)
 class Rate:
-    """One group's metric: HT estimate, labels in its population, effective sample size."""
+    """One group's metric: HT estimate, labels in its population, effective number of labels."""
 
     estimate: float | None
     labels: int
     effective_n: float
     hits: float            # HT-weighted hits
     total: float           # HT-weighted population
-    lower: float | None = None    # Wilson 95% on the effective sample
+    lower: float | None = None    # Wilson 95%, as the SLO engine's status shows it
     upper: float | None = None
+    miss_ratio: float = 1.0       # a miss's weight over a hit's
 
     def to_record(self) -> dict:
         return asdict(self)
@@ -43,27 +50,24 @@ class Rate:
 
 def metric_rate(cells: np.ndarray, metric: str) -> Rate:
     """Precision (hits = TP among flagged) or recall (hits = TP among positives) of `cells`."""
-    cells = np.asarray(cells, dtype=float)
-    if metric == "precision":
-        hit, miss = cells[1, [N_POS, W_POS, W2_POS]], cells[1, [N_NEG, W_NEG, W2_NEG]]
-    else:
-        hit, miss = cells[1, [N_POS, W_POS, W2_POS]], cells[0, [N_POS, W_POS, W2_POS]]
-    labels = int(hit[0] + miss[0])
-    total, squares = hit[1] + miss[1], hit[2] + miss[2]
+    counts = label_counts(cells, metric)
+    labels, total = counts.population, counts.weight
     if total <= 0:
         return Rate(None, labels, 0.0, 0.0, 0.0)
-    estimate = float(hit[1] / total)
-    n_eff = float(total * total / squares)
-    lower, upper = wilson_interval(estimate * n_eff, n_eff)
-    return Rate(estimate, labels, n_eff, float(hit[1]), float(total), lower, upper)
+    share = review_share(counts, metric)
+    lower, upper = share.interval(_WILSON, 0.95)
+    return Rate(counts.hit_weight / total, labels, share.labels, counts.hit_weight, total, lower, upper,
+                share.weight_ratio)
 
 
 def compare_rates(a: Rate, b: Rate) -> float:
     """Two-sided p-value that `a` and `b` have the same rate (on effective counts)."""
     if a.estimate is None or b.estimate is None:
         return 1.0
+    ratio = math.sqrt(a.miss_ratio * b.miss_ratio)
     na, nb = max(1, round(a.effective_n)), max(1, round(b.effective_n))
-    return two_proportions(round(a.estimate * na), na, round(b.estimate * nb), nb).p_value
+    qa, qb = share_among_reviewed(1.0 - a.estimate, ratio), share_among_reviewed(1.0 - b.estimate, ratio)
+    return two_proportions(round(qa * na), na, round(qb * nb), nb).p_value
 
 
 def confusion(cells: np.ndarray) -> dict[str, dict[str, float]]:

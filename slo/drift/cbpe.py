@@ -35,11 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import isotonic_regression
 
-from slo.drift.window import N_NEG, N_POS, W2_NEG, W2_POS, W_NEG, W_POS
-from slo.estimators import WindowCounts, estimate
+from slo.drift.window import FLAGGED, N_NEG, N_POS, UNFLAGGED, W2_NEG, W2_POS, W_NEG, W_POS, label_counts
+from slo.estimators import estimate
 from slo.intervals import Bounds
-
-UNFLAGGED, FLAGGED = 0, 1
 
 
 def score_bin(score: float | None, bins: int) -> int:
@@ -96,22 +94,6 @@ def metric_from(curves: np.ndarray, hist: np.ndarray, metric: str) -> np.ndarray
         return tp / (tp + fn)
 
 
-def realized_counts(labels: np.ndarray, metric: str) -> WindowCounts:
-    """A window's label sums (2, bins, fields) as the SLO engine's WindowCounts."""
-    g = labels.sum(axis=1)
-    every = int(g[:, N_POS].sum() + g[:, N_NEG].sum())
-    unflagged = int(g[UNFLAGGED, N_POS] + g[UNFLAGGED, N_NEG])
-    if metric == "precision":
-        miss_row, miss_n, miss_w, miss_w2 = FLAGGED, N_NEG, W_NEG, W2_NEG
-    else:
-        miss_row, miss_n, miss_w, miss_w2 = UNFLAGGED, N_POS, W_POS, W2_POS
-    return WindowCounts(
-        labels=every, hits=int(g[FLAGGED, N_POS]), misses=int(g[miss_row, miss_n]),
-        hit_weight=float(g[FLAGGED, W_POS]), miss_weight=float(g[miss_row, miss_w]),
-        hit_weight_sq=float(g[FLAGGED, W2_POS]), miss_weight_sq=float(g[miss_row, miss_w2]),
-        unflagged=unflagged, unflagged_weight=float(g[UNFLAGGED, W_POS] + g[UNFLAGGED, W_NEG]))
-
-
 @dataclass(frozen=True)
 class MetricEstimate:
     """The label-free estimate beside the realized metric of the same window."""
@@ -153,7 +135,7 @@ def estimate_metric(metric: str, calibration: np.ndarray, current_hist: np.ndarr
     (group, score bin), (2, bins + 1); `current_labels`: the current window's label sums. The
     last bin ("no score") is left out of the estimate.
     """
-    counts = realized_counts(current_labels, metric)
+    counts = label_counts(current_labels, metric)
     real = estimate(counts, metric, min_labels, Bounds("wilson"), confidence)
     scored = calibration[:, :-1]
     calibration_labels = int(scored[..., N_POS].sum() + scored[..., N_NEG].sum())

@@ -32,9 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slo.estimators import WindowCounts
+
 # label sums per (group, score bin): the order of the last axis of Bucket.labels
 N_POS, N_NEG, W_POS, W_NEG, W2_POS, W2_NEG = range(6)
 LABEL_FIELDS = 6
+UNFLAGGED, FLAGGED = 0, 1   # the first axis of label cells: the prediction's flagged group
 NAN = float("nan")
 
 
@@ -242,3 +245,24 @@ def add_label_cell(cell: np.ndarray, positive: bool, weight: float) -> None:
         cell[N_NEG] += 1.0
         cell[W_NEG] += weight
         cell[W2_NEG] += weight * weight
+
+
+def label_counts(cells: np.ndarray, metric: str) -> WindowCounts:
+    """Label cells, (2, fields) or (2, bins, fields), as the SLO engine's WindowCounts of `metric`.
+
+    >>> cells = np.zeros((2, LABEL_FIELDS)); cells[FLAGGED] = [90, 10, 90, 10, 90, 10]
+    >>> c = label_counts(cells, "precision"); c.hits, c.misses, c.labels
+    (90, 10, 100)
+    """
+    g = np.asarray(cells, dtype=float).reshape(2, -1, LABEL_FIELDS).sum(axis=1)
+    every = int(g[:, N_POS].sum() + g[:, N_NEG].sum())
+    unflagged = int(g[UNFLAGGED, N_POS] + g[UNFLAGGED, N_NEG])
+    if metric == "precision":
+        miss_row, miss_n, miss_w, miss_w2 = FLAGGED, N_NEG, W_NEG, W2_NEG
+    else:
+        miss_row, miss_n, miss_w, miss_w2 = UNFLAGGED, N_POS, W_POS, W2_POS
+    return WindowCounts(
+        labels=every, hits=int(g[FLAGGED, N_POS]), misses=int(g[miss_row, miss_n]),
+        hit_weight=float(g[FLAGGED, W_POS]), miss_weight=float(g[miss_row, miss_w]),
+        hit_weight_sq=float(g[FLAGGED, W2_POS]), miss_weight_sq=float(g[miss_row, miss_w2]),
+        unflagged=unflagged, unflagged_weight=float(g[UNFLAGGED, W_POS] + g[UNFLAGGED, W_NEG]))

@@ -7,6 +7,7 @@ import pytest
 
 from slo.diagnosis.rates import compare_rates, metric_rate
 from slo.diagnosis.slices import add_label_cell
+from slo.intervals import Bounds
 
 
 def cells_of(labels):
@@ -23,9 +24,25 @@ def test_recall_weights_each_label_by_its_inverse_review_probability():
     rate = metric_rate(cells, "recall")
     assert rate.estimate == pytest.approx(90 / 130)
     assert rate.labels == 92
-    # Kish: (90 + 40)^2 / (90 + 2 * 400) = 18.99: the two heavy labels count for little
-    assert rate.effective_n == pytest.approx(130 ** 2 / 890)
-    assert rate.lower < rate.estimate < rate.upper
+    # 92 reviewed labels, 2 of them misses weighing 20 hits each: the interval is Wilson's on
+    # 2 of 92 mapped back through that ratio (as the SLO engine's)
+    assert rate.effective_n == pytest.approx(92) and rate.miss_ratio == pytest.approx(20)
+    low, high = Bounds("wilson").interval(2 / 92, 92, 0.95)
+    assert rate.lower == pytest.approx((1 - high) / ((1 - high) + 20 * high))
+    assert rate.upper == pytest.approx((1 - low) / ((1 - low) + 20 * low))
+    assert rate.lower < 0.4 < rate.estimate < rate.upper < 0.9
+
+
+def test_a_recall_slice_with_no_reviewed_false_negative_is_not_certainly_perfect():
+    # 60 true positives, 100 unflagged reviews at 2% none of them positive
+    cells = cells_of([(True, True, 1.0)] * 60 + [(False, False, 0.02)] * 100)
+    rate = metric_rate(cells, "recall")
+    assert rate.estimate == 1.0 and rate.miss_ratio == pytest.approx(50)
+    assert rate.lower < 0.5, "one reviewed miss would have stood for fifty"
+    worse = metric_rate(cells_of([(True, True, 1.0)] * 60 + [(False, True, 0.02)] * 1
+                                 + [(False, False, 0.02)] * 99), "recall")
+    assert worse.estimate == pytest.approx(60 / 110)
+    assert compare_rates(rate, worse) > 0.05, "one reviewed miss is no evidence of a difference"
 
 
 def test_precision_ignores_unflagged_labels_and_compares_on_effective_counts():

@@ -11,7 +11,8 @@ import pytest
 from slo_sim import START, drive, drive_shuffled, flagged_stream, healthy_then, precision_spec
 
 from schemas.joined import JoinedRecord
-from slo.sequential import BernoulliCusum, ErrorBaseline, TrendTest, share_among_reviewed
+from slo.estimators import share_among_reviewed
+from slo.sequential import BernoulliCusum, ErrorBaseline, TrendTest
 from slo.rules import resolve_rules
 from slo.spec import parse_slo_yaml
 from slo.spec_errors import SloSpecError
