@@ -37,17 +37,22 @@ BREACH = {"severity": "critical", "confidence": 0.9999, "for_fraction": 1 / 12}
 # with a one-sided confidence, which keeps it quiet when that window holds few labels.
 BURN_RATES = (
     # critical fast burn: 2x over window/3 and window/12 (20m and 5m): the last 20 minutes alone
-    # spent 2/3 of an hour's budget, and the 20m window is below the objective with 99.99%
-    # confidence. The confidence trades detection delay against false pages at middling label
-    # volumes; simulated (0.97 -> 0.85 collapse at 600 labels/h; healthy 0.965 model, 30 days;
-    # measured with the Wilson bound this rule used before 2026-11-27, Clopper-Pearson now):
+    # spent 2/3 of an hour's budget, and the 20m window is below the objective with 99.95%
+    # confidence (Clopper-Pearson, like every gate). The confidence trades detection delay against
+    # false pages at middling label volumes. Until 2026-11-27 this was Wilson at 99.99%, measured
+    # then (0.97 -> 0.85 collapse at 600 labels/h; healthy 0.965 model, 30 days):
     #   confidence   paged within 25 min   false page/month at 400 / 600 / 1000 labels/h
     #   0.999        99.2%                 ~55% / ~21% / <0.5%
-    #   0.9999       98.4%                 ~14% /  ~6% / <0.5%     <- default
+    #   0.9999       98.4%                 ~14% /  ~6% / <0.5%
     #   0.99997      97.6%                  ~6% /  ~1% / <0.5%
+    # Wilson's far tail paged a healthy recall SLO (2% of unflagged predictions reviewed, so a
+    # handful of reviewed false negatives) 2-7 times a month. Clopper-Pearson, 200 collapses:
+    # at 99.99% paged within 25 min 94% (median 16 min), at 99.98% 95.5%, at 99.95% 97.5% (median
+    # 15; Wilson 99.99%: 98.5%, median 14); on 24 and 16 healthy months at 400 and 600 labels/h
+    # neither 99.95% Clopper-Pearson nor 99.99% Wilson paged; the recall SLO, 4 months, none.
     # Below ~360 labels/h the 5m window rarely holds min_labels and this tier stays silent.
     {"severity": "critical", "long_fraction": 1 / 3, "short_fraction": 1 / 12,
-     "threshold": 2.0, "confidence": 0.9999, "for_fraction": 0.0},
+     "threshold": 2.0, "confidence": 0.9995, "for_fraction": 0.0},
     # error slow burn: over budget across 6 windows (6h), still burning over half a window (30m).
     # The 30m window must be below the objective with 90% confidence: after an episode ends,
     # its errors stay in the 6h window for hours, and an unconfirmed 30m crossing (about 2% of

@@ -26,8 +26,8 @@ def collapse(at_minute: int, before: float = 0.97, after: float = 0.85, until: i
 
 
 def test_sudden_collapse_pages_critical_within_25_minutes():
-    """0.97 -> 0.85 at 600 labels/h. Simulated over 500 seeds the delay is 14 min median, 20 at
-    the 90th percentile, 28 at the 99th (2% take over 25): see docs/slo-engine.md."""
+    """0.97 -> 0.85 at 600 labels/h. Simulated over 200 seeds the delay is 15 min median, 20 at
+    the 90th percentile, 27 at the 99th (2.5% take over 25): see docs/slo-engine.md."""
     delays = []
     for seed in range(20):
         rng = np.random.default_rng(seed)
