@@ -99,7 +99,8 @@ def join_stream(
     routed = op.stateful_batch(
         "partition-clock",
         by_partition,
-        lambda resume: PartitionClockLogic(settings.shards, settings.watermark_step, resume),
+        lambda resume: PartitionClockLogic(settings.shards, settings.watermark_step, resume,
+                                           far_ahead=join_settings.max_label_delay),
     )
     to_shards = op.map("to-shards", routed, lambda keyed: keyed[1])   # (shard, items)
     keyed_outcomes = op.stateful_batch(

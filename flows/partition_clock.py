@@ -7,11 +7,13 @@ time has advanced, sends a progress marker to every shard. Markers follow the ev
 them on the same path, so a shard never hears of progress before the events behind it.
 
 A partition's progress is the highest event time it has carried, with one guard: a record more
-than `far_ahead` seconds past it (a review tool whose clock says next year) does not move it
-alone. Only `confirmations` such records in a row do (the partition's traffic really jumped:
-a pause, a backfill), and then progress moves to the earliest of them. Without the guard one
-label dated next year expired every waiting prediction, and every new one until real time
-caught up, so the SLO saw no labels. The record itself is joined and counted as usual.
+than `far_ahead` seconds past it (the join's maximum label delay: a review tool whose clock says
+next year) does not move it alone. The next record confirms it if it is not earlier (the
+partition's traffic really jumped: a pause, a backfill); a record back near the progress drops
+it. Without the guard one label dated next year on each labels partition expired every waiting
+prediction, and every new one until real time caught up, so the SLO saw no labels. The record
+itself is joined and counted as usual. Two such records in a row (a burst from that tool) still
+move the progress; so does a partition's first record.
 """
 
 from __future__ import annotations
@@ -27,8 +29,7 @@ from flows.join_state import LABELS
 PREDICTION_ITEM = "p"
 LABEL_ITEM = "l"
 PROGRESS_ITEM = "w"
-FAR_AHEAD = 3600.0      # seconds past a partition's progress that a record may move it alone
-CONFIRMATIONS = 3       # records that far ahead, in a row, that do move it
+FAR_AHEAD = 7 * 86_400.0   # default of JoinSettings.max_label_delay, which the flow passes
 
 
 class Progress(NamedTuple):
@@ -48,24 +49,22 @@ def shard_name(index: int) -> str:
 
 class PartitionClockLogic(StatefulBatchLogic):
     """State: which partition this is, its progress (event time), the last progress broadcast,
-    and the run of records far ahead of it not yet confirmed."""
+    and a record far ahead of the progress waiting to be confirmed (None if there is none)."""
 
-    def __init__(self, shards: int, step: float, resume: tuple | None, far_ahead: float = FAR_AHEAD,
-                 confirmations: int = CONFIRMATIONS) -> None:
+    def __init__(self, shards: int, step: float, resume: tuple | None, far_ahead: float = FAR_AHEAD) -> None:
         self.shards = shards
         self.step = step
         self.far_ahead = far_ahead
-        self.confirmations = confirmations
-        state = resume if resume is not None else (None, -1, float("-inf"), float("-inf"), ())
+        state = resume if resume is not None else (None, -1, float("-inf"), float("-inf"), None)
         self.source, self.partition, self.highest, self.broadcast = state[:4]
-        self.ahead: list[float] = list(state[4]) if len(state) > 4 else []   # (older snapshots: 4 fields)
+        self.unconfirmed: float | None = state[4] if len(state) > 4 else None   # (older snapshots: 4 fields)
         self._names = [shard_name(index) for index in range(shards)]
 
     def on_batch(self, values: list[DecodedBatch]) -> tuple[list[tuple[str, list[tuple]]], bool]:
         """Each shard gets one list per call: its events in input order, then any progress marker."""
         per_shard: dict[str, list[tuple]] = {}
         names, shards, crc32 = self._names, self.shards, zlib.crc32   # shard_of, without a call per event
-        highest, ahead, far = self.highest, self.ahead, self.far_ahead
+        highest, far, waiting = self.highest, self.far_ahead, self.unconfirmed
         limit = highest + far
         for batch in values:
             kind = LABEL_ITEM if batch.source == LABELS else PREDICTION_ITEM   # one source per batch
@@ -79,15 +78,11 @@ class PartitionClockLogic(StatefulBatchLogic):
                 items.append(item)
                 if event_time > highest:
                     if event_time > limit:
-                        highest = self._far_ahead(event_time, highest)
+                        highest, waiting = self._progress_after(event_time, highest, waiting)
                     else:
-                        highest = event_time
-                        if ahead:
-                            ahead.clear()
+                        highest, waiting = event_time, None   # near the progress: drops an unconfirmed one
                     limit = highest + far
-                elif ahead:
-                    ahead.clear()
-        self.highest = highest
+        self.highest, self.unconfirmed = highest, waiting
         if values:
             self.source, self.partition = values[-1].source, values[-1].partition
             if self.highest >= self.broadcast + self.step:
@@ -96,25 +91,19 @@ class PartitionClockLogic(StatefulBatchLogic):
                     per_shard.setdefault(name, []).append(marker)
         return list(per_shard.items()), False
 
-    def _far_ahead(self, event_time: float, highest: float) -> float:
-        """Progress after a record more than `far_ahead` past it (the first record of a partition
-        sets it)."""
+    def _progress_after(self, event_time: float, highest: float, waiting: float | None) -> tuple[float, float | None]:
+        """(progress, unconfirmed record) after a record more than `far_ahead` past `highest`."""
         if highest == float("-inf"):
-            return event_time
-        ahead = self.ahead
-        ahead.append(event_time)
-        if len(ahead) < self.confirmations:
-            return highest
-        moved = min(ahead)
-        ahead.clear()
-        return moved
+            return event_time, None            # a partition's first record
+        if waiting is None or event_time < waiting:
+            return highest, event_time         # wait for the next record (keep the earlier)
+        # confirmed by a record not earlier than it: progress moves to it, and on from there
+        if event_time <= waiting + self.far_ahead:
+            return event_time, None
+        return self._progress_after(event_time, waiting, None)
 
     def on_eof(self) -> tuple[list[tuple[str, list[tuple]]], bool]:
-        """At the end of a bounded input, announce the last progress not yet broadcast: every
-        record has been read, so those far ahead count too (as they did before the guard)."""
-        if self.ahead:
-            self.highest = max(self.highest, *self.ahead)
-            self.ahead.clear()
+        """At the end of a bounded input, announce the last progress not yet broadcast."""
         if self.source is not None and self.highest > self.broadcast:
             marker = self._advance_broadcast()
             return [(name, [marker]) for name in self._names], False
@@ -125,4 +114,4 @@ class PartitionClockLogic(StatefulBatchLogic):
         return (PROGRESS_ITEM, Progress(self.source, self.partition, self.highest))
 
     def snapshot(self) -> tuple:
-        return (self.source, self.partition, self.highest, self.broadcast, tuple(self.ahead))
+        return (self.source, self.partition, self.highest, self.broadcast, self.unconfirmed)

@@ -7,6 +7,7 @@ cannot be read exactly (no time zone, NaN, year 40000) is rejected rather than g
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 
 # Accept event times between 2000-01-01 and 2100-01-01: anything outside is a unit mistake
@@ -74,30 +75,41 @@ def _parse_rfc3339(text: str) -> float | str:
     return parsed.timestamp()
 
 
+# RFC 3339 section 5.6 with its note: 'T', 't' or a space; 'Z' or 'z' (checked before the
+# retry, so upper-casing cannot let in ISO 8601 forms fromisoformat knows and RFC 3339 does not)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
 def _parse_rfc3339_variants(text: str) -> float | str:
     """What RFC 3339 allows and `datetime.fromisoformat` does not: a lower-case 't' or 'z' (section
-    5.6's note) and a leap second, ':60', read as the first instant of the next minute (as POSIX
-    time has it).
+    5.6's note) and a leap second, 23:59:60 UTC on a month's last day, read as the first instant
+    of the next month (as POSIX time has it).
 
     >>> _parse_rfc3339_variants("2026-11-26t12:00:00z")
     1795694400.0
     >>> _parse_rfc3339_variants("2016-12-31T23:59:60Z") == parse_event_time("2017-01-01T00:00:00Z")
     True
+    >>> _parse_rfc3339_variants("2026-11-26T12:00:60Z")     # not a leap second
+    "timestamp '2026-11-26T12:00:60Z' is not RFC 3339"
     """
     reason = f"timestamp {text!r} is not RFC 3339"
-    fixed = text.upper() if ("t" in text or "z" in text) else text
-    leap = len(fixed) > 19 and fixed[16:19] == ":60" and fixed[10] == "T"
+    if _RFC3339.fullmatch(text) is None:
+        return reason
+    fixed = text.upper()
+    leap = fixed[17:19] == "60"
     if leap:
         fixed = f"{fixed[:17]}59{fixed[19:]}"
-    if fixed is text:
-        return reason
     try:
         parsed = datetime.fromisoformat(fixed)
     except ValueError:
         return reason
-    if parsed.tzinfo is None:
-        return "timestamp has no time zone offset (RFC 3339 needs 'Z' or '+hh:mm')"
-    return parsed.timestamp() + (1.0 - parsed.microsecond / 1e6 if leap else 0.0)
+    seconds = parsed.timestamp()
+    if not leap:
+        return seconds
+    after = datetime.fromtimestamp(int(seconds) + 1, tz=UTC)
+    if (after.day, after.hour, after.minute, after.second) != (1, 0, 0, 0):
+        return reason   # a leap second is only ever 23:59:60 UTC at the end of a month
+    return float(int(seconds) + 1)
 
 
 def format_event_time(seconds: float) -> str:

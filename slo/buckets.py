@@ -139,9 +139,13 @@ class BucketRing:
         for name, value in slots.items():
             object.__setattr__(self, name, value)
         fields = len(self.data) // self.size
+        if fields not in (FIELDS, _FIELDS_BEFORE_UNFLAGGED_W):
+            raise ValueError(f"a bucket ring of {fields} fields per bucket (this version keeps {FIELDS})")
         if fields == _FIELDS_BEFORE_UNFLAGGED_W:
-            # the weights of unflagged labels were not kept: count them at weight 1 (they only
-            # stand in for a missing false negative's weight, in a lower bound, for one window)
+            # the weights of unflagged labels were not kept: count them at weight 1 until those
+            # buckets leave the longest window. They stand in for a missing false negative's
+            # weight: until then a recall SLO's lower bound is too high and its CUSUMs judge
+            # labels as if misses weighed what hits do (slow to move, never to page falsely)
             old = np.frombuffer(self.data, dtype=np.float64).reshape(self.size, fields)
             wide = np.zeros((self.size, FIELDS))
             wide[:, :fields] = old

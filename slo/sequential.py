@@ -262,7 +262,7 @@ class ErrorBaseline:
     def _share(self, ratio: float | None) -> ReviewShare:
         hits = kish_effective_size(self.hit_weight, self.hit_weight_sq)
         misses = kish_effective_size(self.miss_weight, self.miss_weight_sq)
-        if self.miss_weight > 0.0 and self.hit_weight > 0.0:
+        if self.miss_weight_sq > 0.0 and self.hit_weight_sq > 0.0:   # (squares decay first: underflow)
             ratio = (self.miss_weight_sq / self.miss_weight) / (self.hit_weight_sq / self.hit_weight)
         return ReviewShare(misses, hits + misses, ratio or 1.0)
 

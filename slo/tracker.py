@@ -72,7 +72,7 @@ class SloTracker:
 
         `ahead`: seconds of event time accepted beyond the last evaluated step (default
         slo/defaults.py AHEAD, 2h); at least the flow's allowed lateness plus the usual skew
-        between predictions and labels. Each hour costs 4.3 KiB per key.
+        between predictions and labels. Each hour costs 4.7 KiB per key.
         """
         self.spec = spec
         self.key = key or TrackerKey(spec.name, spec.model_id, segment)

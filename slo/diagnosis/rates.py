@@ -52,8 +52,8 @@ def metric_rate(cells: np.ndarray, metric: str) -> Rate:
     """Precision (hits = TP among flagged) or recall (hits = TP among positives) of `cells`."""
     counts = label_counts(cells, metric)
     labels, total = counts.population, counts.weight
-    if total <= 0:
-        return Rate(None, labels, 0.0, 0.0, 0.0)
+    if total <= 0 or (metric == "recall" and counts.unflagged == 0):
+        return Rate(None, labels, 0.0, 0.0, 0.0)   # (recall: its false negatives were not looked for)
     share = review_share(counts, metric)
     lower, upper = share.interval(_WILSON, 0.95)
     return Rate(counts.hit_weight / total, labels, share.labels, counts.hit_weight, total, lower, upper,

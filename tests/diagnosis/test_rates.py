@@ -43,6 +43,9 @@ def test_a_recall_slice_with_no_reviewed_false_negative_is_not_certainly_perfect
                                  + [(False, False, 0.02)] * 99), "recall")
     assert worse.estimate == pytest.approx(60 / 110)
     assert compare_rates(rate, worse) > 0.05, "one reviewed miss is no evidence of a difference"
+    # with no unflagged prediction reviewed, recall is unknown (as in the engine), not 1.0
+    blind = metric_rate(cells_of([(True, True, 1.0)] * 60), "recall")
+    assert blind.estimate is None and compare_rates(blind, worse) == 1.0
 
 
 def test_precision_ignores_unflagged_labels_and_compares_on_effective_counts():

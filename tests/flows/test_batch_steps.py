@@ -70,7 +70,7 @@ def test_partition_clock_sends_one_list_per_shard_with_progress_last() -> None:
         assert [item[1] for item in events] == [pid for pid in ids if shard_of(pid, shards) == shard]
         assert all(item[0] == PREDICTION_ITEM for item in events)
         assert marker[0] == PROGRESS_ITEM and marker[1].event_time == T0 + 39
-    assert clock.snapshot() == (PREDICTIONS, 1, T0 + 39, T0 + 39, ())
+    assert clock.snapshot() == (PREDICTIONS, 1, T0 + 39, T0 + 39, None)
 
 
 def test_partition_clock_without_progress_sends_only_the_shards_that_have_events() -> None:

@@ -88,7 +88,12 @@ def test_raised_sampling_narrows_the_interval_then_returns_to_baseline():
     assert width(raised[1]) == width(baseline[1])
     # the window [1h, 2h) was sampled at 0.2 instead of 0.05: a much narrower interval at 2h
     assert width(raised[2]) < 0.6 * width(baseline[2]), (width(raised[2]), width(baseline[2]))
-    assert raised[2].effective_sample_size > 2.5 * baseline[2].effective_sample_size
+    # flagged predictions are all reviewed (weight 1), so the rest of the population are reviewed
+    # false negatives: more of them, each standing for fewer predictions (20 -> 5)
+    def misses(s: StatusSnapshot) -> float:
+        return s.labels_in_metric - s.hit_weight
+    assert misses(raised[2]) > misses(baseline[2])
+    assert raised[2].miss_weight / misses(raised[2]) == 5.0 and baseline[2].miss_weight / misses(baseline[2]) == 20.0
     assert raised[2].labels > 2 * baseline[2].labels
     # unbiased: the raised estimate lies inside the baseline run's interval and vice versa
     assert baseline[2].lower <= raised[2].estimate <= baseline[2].upper

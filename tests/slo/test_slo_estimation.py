@@ -66,7 +66,8 @@ def test_horvitz_thompson_is_unbiased_where_the_unweighted_share_is_not(strata):
     bias = (naive - truth).mean()
     assert bias == pytest.approx(naive_expected - expected, abs=0.01)     # -0.098 or +0.036
     assert abs(bias) > 20 * standard_error
-    # the bounds (linearized n_eff) cover the truth about as often as they claim
+    # the bounds (binomial on the reviewed misses, slo/estimators.py) cover the truth about as
+    # often as they claim (measured 0.93-0.95 over seeds 17 and 18)
     assert 0.90 <= covered.mean() <= 0.995
 
 

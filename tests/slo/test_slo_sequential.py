@@ -228,3 +228,12 @@ def test_tests_pickled_before_review_space_charts_restore():
     assert baseline.n_eff == 0.0 and baseline.last_time is None and baseline.memory == 3600.0
     baseline.add(10.0, True)
     assert baseline.n_eff == pytest.approx(1.0)
+
+
+def test_a_baseline_whose_squares_decayed_to_nothing_does_not_divide_by_zero():
+    baseline = ErrorBaseline(memory=3600.0)
+    for i in range(50):
+        baseline.add(float(i), False)
+    baseline.add(400 * 3600.0, True)         # 400 memories later: the hits' squares underflow
+    assert baseline.hit_weight_sq == 0.0 < baseline.hit_weight
+    assert baseline.n_eff == pytest.approx(1.0) and 0.0 < baseline.upper(0.99) <= 1.0
