@@ -20,8 +20,8 @@ from schemas.events import (
     MAX_NAME_LENGTH,
     MAX_SEGMENT_KEYS,
     MAX_STRING_VALUE,
-    MIN_REVIEW_PROBABILITY,
     MAX_FEATURES,
+    MIN_REVIEW_PROBABILITY,
     Label,
     Prediction,
 )

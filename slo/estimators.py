@@ -148,8 +148,9 @@ class ReviewShare:
         return self.metric_at(high), self.metric_at(low)
 
 
-def review_share(counts: WindowCounts, metric: str) -> ReviewShare:
-    """The window's `ReviewShare` (see the module docstring for the fallbacks of ``b``).
+def review_share(counts: WindowCounts, metric: str, known_ratio: float | None = None) -> ReviewShare:
+    """The window's `ReviewShare`. ``b`` comes from its hits' and misses' weights; without one of
+    them, from `known_ratio` if given, else from the fallbacks in the module docstring.
 
     >>> review_share(WindowCounts(hits=95, misses=5, hit_weight=95.0, miss_weight=5.0,
     ...                           hit_weight_sq=95.0, miss_weight_sq=5.0), "precision")
@@ -160,17 +161,17 @@ def review_share(counts: WindowCounts, metric: str) -> ReviewShare:
     """
     hit_n = kish_effective_size(counts.hit_weight, counts.hit_weight_sq)
     miss_n = kish_effective_size(counts.miss_weight, counts.miss_weight_sq)
-    hit_w = counts.hit_weight_sq / counts.hit_weight if counts.hit_weight > 0.0 else None
-    if counts.miss_weight > 0.0:
-        miss_w = counts.miss_weight_sq / counts.miss_weight
-    elif metric == "recall" and counts.unflagged > 0:
-        miss_w = counts.unflagged_weight / counts.unflagged
-    else:
-        miss_w = hit_w
-    if hit_w is None or miss_w is None:
-        ratio = 1.0
-    else:
+    # self-weighted mean weights (squares checked too: a decayed baseline's underflow first)
+    hit_w = counts.hit_weight_sq / counts.hit_weight if counts.hit_weight_sq > 0.0 else None
+    miss_w = counts.miss_weight_sq / counts.miss_weight if counts.miss_weight_sq > 0.0 else None
+    if hit_w is not None and miss_w is not None:
         ratio = miss_w / hit_w
+    elif known_ratio is not None:
+        ratio = known_ratio
+    elif hit_w is not None and metric == "recall" and counts.unflagged > 0:
+        ratio = (counts.unflagged_weight / counts.unflagged) / hit_w
+    else:
+        ratio = 1.0
     return ReviewShare(miss_n, hit_n + miss_n, ratio)
 
 
@@ -200,10 +201,6 @@ class Estimate:
     def upper_bound(self, bounds: Bounds, confidence: float) -> float:
         """One-sided upper bound of the metric at `confidence` (1.0 when unknown)."""
         return 1.0 if self.share is None else self.share.upper(bounds, confidence)
-
-    def lower_bound(self, bounds: Bounds, confidence: float) -> float:
-        """One-sided lower bound of the metric at `confidence` (0.0 when unknown)."""
-        return 0.0 if self.share is None else self.share.lower(bounds, confidence)
 
 
 def estimate(counts: WindowCounts, metric: str, min_labels: int, bounds: Bounds | None,

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 
-from slo.estimators import ReviewShare, kish_effective_size, share_among_reviewed
+from slo.estimators import ReviewShare, WindowCounts, review_share, share_among_reviewed
 from slo.intervals import Bounds
 
 _WILSON = Bounds("wilson")
@@ -98,10 +98,10 @@ class BernoulliCusum:
         self._log_error = math.log(q1 / q0)
         self._log_success = math.log1p(-q1) - math.log1p(-q0)
 
-    def add(self, error: bool, weight: float = 1.0) -> float:
-        """Add one label (`weight` labels); return the statistic."""
+    def add(self, error: bool) -> float:
+        """Add one label; return the statistic."""
         step = self._log_error if error else self._log_success
-        self.statistic = max(0.0, self.statistic + weight * step)
+        self.statistic = max(0.0, self.statistic + step)
         return self.statistic
 
     def reset(self) -> None:
@@ -176,7 +176,7 @@ class TrendTest:
         for chart in self.charts:
             chart.set_ratio(ratio)
 
-    def add(self, error: bool, weight: float = 1.0) -> float:
+    def add(self, error: bool) -> float:
         """Add one label to every chart; return the statistic.
 
         Each chart is capped at its threshold: the alarm holds while the evidence does, and
@@ -184,7 +184,7 @@ class TrendTest:
         (half the threshold over the drift), however long the episode lasted.
         """
         for chart in self.charts:
-            if chart.add(error, weight) >= chart.threshold:
+            if chart.add(error) >= chart.threshold:
                 chart.statistic = chart.threshold
                 self.latched = True
         statistic = self.statistic
@@ -260,11 +260,9 @@ class ErrorBaseline:
             self.hit_weight_sq += weight * weight
 
     def _share(self, ratio: float | None) -> ReviewShare:
-        hits = kish_effective_size(self.hit_weight, self.hit_weight_sq)
-        misses = kish_effective_size(self.miss_weight, self.miss_weight_sq)
-        if self.miss_weight_sq > 0.0 and self.hit_weight_sq > 0.0:   # (squares decay first: underflow)
-            ratio = (self.miss_weight_sq / self.miss_weight) / (self.hit_weight_sq / self.hit_weight)
-        return ReviewShare(misses, hits + misses, ratio or 1.0)
+        counts = WindowCounts(hit_weight=self.hit_weight, miss_weight=self.miss_weight,
+                              hit_weight_sq=self.hit_weight_sq, miss_weight_sq=self.miss_weight_sq)
+        return review_share(counts, "precision", known_ratio=ratio)
 
     @property
     def n_eff(self) -> float:

@@ -25,7 +25,7 @@ import numpy as np
 
 from slo.drift.stattests import two_proportions
 from slo.drift.window import N_NEG, N_POS, W_NEG, W_POS, label_counts
-from slo.estimators import review_share, share_among_reviewed
+from slo.estimators import estimate, share_among_reviewed
 from slo.intervals import Bounds
 
 _WILSON = Bounds("wilson")
@@ -51,13 +51,11 @@ class Rate:
 def metric_rate(cells: np.ndarray, metric: str) -> Rate:
     """Precision (hits = TP among flagged) or recall (hits = TP among positives) of `cells`."""
     counts = label_counts(cells, metric)
-    labels, total = counts.population, counts.weight
-    if total <= 0 or (metric == "recall" and counts.unflagged == 0):
-        return Rate(None, labels, 0.0, 0.0, 0.0)   # (recall: its false negatives were not looked for)
-    share = review_share(counts, metric)
-    lower, upper = share.interval(_WILSON, 0.95)
-    return Rate(counts.hit_weight / total, labels, share.labels, counts.hit_weight, total, lower, upper,
-                share.weight_ratio)
+    e = estimate(counts, metric, 0, _WILSON, 0.95)
+    if e.value is None or e.share is None:   # no population, or recall's misses not looked for
+        return Rate(None, counts.population, 0.0, 0.0, 0.0)
+    return Rate(e.value, counts.population, e.n_eff, counts.hit_weight, counts.weight, e.lower, e.upper,
+                e.share.weight_ratio)
 
 
 def compare_rates(a: Rate, b: Rate) -> float:
