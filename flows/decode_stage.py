@@ -11,10 +11,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from flows.join_state import LABELS, PREDICTIONS, PendingLabel, PendingPrediction
-from flows.kafka_sink import OutRecord
 from flows.kafka_source import MessageBatch
-from flows.settings import Topics
-from schemas.dead_letter import dead_letter_json
 from schemas.decode import LabelFields, PredictionFields, label_or_reason, prediction_or_reason
 from schemas.events import Prediction
 
@@ -33,14 +30,19 @@ class DecodedEvent(NamedTuple):
     details: Prediction | None = None
 
 
+# A rejected record as fetched, with the decoder's reason, or `UNWORDED` for the dead-letter writer
+# to word (flows/dead_letter_writer.py): (key, value, offset, reason).
+RejectedRecord = tuple[bytes | None, bytes | None, int, str]
+
+
 class DecodedBatch(NamedTuple):
-    """One `MessageBatch`, decoded: its events in offset order, its dead letters (records for the
-    input's dead-letter topic), its consumer errors."""
+    """One `MessageBatch`, decoded: its events in offset order, the records it rejected, its
+    consumer errors."""
 
     source: str          # PREDICTIONS or LABELS
     partition: int
     events: list[DecodedEvent]
-    dead_letters: list[OutRecord]
+    rejected: list[RejectedRecord]
     errors: list[str]
 
 
@@ -50,25 +52,25 @@ def decode_batch(
     """Decode every record of a fetched batch of the predictions or labels topic.
 
     A valid record becomes a `DecodedEvent`; `keep_details(model_id)` says whether to keep the whole
-    prediction in its `details`. Any other record becomes a record for `<topic>.dlq`, keyed as the
-    message was, that says why. A flood of junk comes this second way: its reasons are returned,
-    not raised, and each costs no object but its record.
+    prediction in its `details`. Any other record is `rejected`, as fetched, with its reason. A
+    flood of junk comes this second way, and costs here only the verdict (no exception; no reason
+    worded when a required field is plainly wrong: `UNWORDED`; no dead letter encoded): the rest is
+    the dead-letter writer's work, in another process.
     """
     events: list[DecodedEvent] = []
-    dead_letters: list[OutRecord] = []
-    topic, partition = batch.topic, batch.partition
-    to_topic = Topics.dead_letter(topic)
-    new, dead_letter = _new, dead_letter_json
-    is_label = topic == labels_topic
-    for key, value, offset in batch.records:
-        decoded = label_or_reason(value) if is_label else prediction_or_reason(value, keep_details)
+    rejected: list[RejectedRecord] = []
+    partition = batch.partition
+    is_label = batch.topic == labels_topic
+    for record in batch.records:
+        value = record[1]
+        decoded = label_or_reason(value, False) if is_label else prediction_or_reason(value, keep_details, False)
         if type(decoded) is str:
-            dead_letters.append(new(OutRecord, (to_topic, key, dead_letter(topic, partition, offset, decoded, value))))
+            rejected.append(record + (decoded,))
         elif is_label:
-            events.append(_label_event(decoded, partition, offset))
+            events.append(_label_event(decoded, partition, record[2]))
         else:
             events.append(_prediction_event(*decoded, partition))
-    return DecodedBatch(LABELS if is_label else PREDICTIONS, partition, events, dead_letters, batch.errors)
+    return DecodedBatch(LABELS if is_label else PREDICTIONS, partition, events, rejected, batch.errors)
 
 
 def _label_event(label: LabelFields, partition: int, offset: int) -> DecodedEvent:
@@ -93,7 +95,7 @@ def _prediction_event(prediction: PredictionFields, details: Prediction | None, 
 
 
 # Builds a NamedTuple from a tuple of all its fields, skipping its Python-level __new__ (which
-# costs twice as much): the flow builds two per event, and one record per junk message.
+# costs twice as much): the flow builds two per event.
 _new = tuple.__new__
 
 

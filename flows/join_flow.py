@@ -20,6 +20,7 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.outputs import Sink
 
 from flows import metrics
+from flows.dead_letter_writer import DeadLetterSink, RejectedRecords
 from flows.decode_stage import DecodedBatch, decode_batch
 from flows.join_operator import JoinShardLogic
 from flows.join_state import (
@@ -111,13 +112,14 @@ def join_stream(
     )
     outcomes = op.map("outcomes", keyed_outcomes, _counted_outcomes)
     key = local_key(settings.process_id)   # every dead letter is written by the process that made it
-    undecodable = op.filter_map("undecodable", decoded,
-                                lambda batch: (key, batch.dead_letters) if batch.dead_letters else None)
-    rejected = op.filter_map("rejected-labels", outcomes,
-                             lambda batch: _rejected_dead_letters(batch, topics.labels, key))
     op.output(
         "write-dead-letters",
-        op.merge("dead-letters", undecodable, rejected),
+        op.filter_map("undecodable", decoded, lambda batch: _undecodable(batch, topics, key)),
+        DeadLetterSink(producer_config(settings), topics.labels, settings.process_id, settings.processes),
+    )
+    op.output(
+        "write-rejected-labels",
+        op.filter_map("rejected-labels", outcomes, lambda batch: _rejected_dead_letters(batch, topics.labels, key)),
         ProducerSink(producer_config(settings), settings.process_id, settings.processes),
     )
     return outcomes
@@ -147,9 +149,18 @@ def _counted_decode(batch: MessageBatch, labels_topic: str, keep_details: Any = 
         log.warning("%s: Kafka consumer error: %s", batch.topic, error)
     metrics.labelled(metrics.RECORDS_IN, batch.topic).inc(len(batch.records))
     decoded = decode_batch(batch, labels_topic, keep_details)
-    if decoded.dead_letters:
-        metrics.labelled(metrics.DEAD_LETTERED, batch.topic).inc(len(decoded.dead_letters))
+    if decoded.rejected:
+        metrics.labelled(metrics.DEAD_LETTERED, batch.topic).inc(len(decoded.rejected))
     return decoded
+
+
+def _undecodable(batch: DecodedBatch, topics: Topics, key: str) -> tuple[str, RejectedRecords] | None:
+    """The records a batch rejected, for the dead-letter writer (keyed `key` for this process's own
+    partition)."""
+    if not batch.rejected:
+        return None
+    topic = topics.labels if batch.source == LABELS else topics.predictions
+    return key, RejectedRecords(topic, batch.partition, batch.rejected)
 
 
 def _counted_outcomes(keyed: tuple[str, list[Outcome]]) -> list[Outcome]:

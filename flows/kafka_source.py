@@ -35,12 +35,15 @@ _STOP = threading.Event()
 _CONSUMER_ONLY = {"auto.offset.reset", "enable.auto.commit", "group.id", "enable.partition.eof", "logger", *PREFETCH}
 
 
+RawRecord = tuple[bytes | None, bytes | None, int]   # (key, value, offset) of a fetched record
+
+
 class MessageBatch(NamedTuple):
     """Records fetched together from one partition, in offset order."""
 
     topic: str
     partition: int
-    records: list[tuple[bytes | None, bytes | None, int]]  # (key, value, offset)
+    records: list[RawRecord]
     errors: list[str]                                       # consumer errors met while fetching
 
 
@@ -67,7 +70,7 @@ class _BatchPartition(_BytewaxPartition):
     def next_batch(self) -> list[MessageBatch]:
         if self._eof or _STOP.is_set():
             raise StopIteration()
-        records: list[tuple[bytes | None, bytes | None, int]] = []
+        records: list[RawRecord] = []
         errors: list[str] = []
         for message in self._consumer.consume(self._batch_size, 0.001):
             error = message.error()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import orjson
 
+from flows.dead_letter_writer import RejectedRecords, dead_letter_records
 from flows.decode_stage import decode_batch
 from flows.engine_operator import CLOCK_ITEM, JOINED_ITEM, PREDICTIONS_ITEM
 from flows.join_operator import JoinShardLogic
@@ -15,6 +16,7 @@ from flows.join_state import CLOCK, JOINED, LABELS, PREDICTIONS, PREDICTIONS_SEE
 from flows.kafka_source import MessageBatch
 from flows.monitor_flow import SloRouter
 from flows.partition_clock import LABEL_ITEM, PREDICTION_ITEM, PROGRESS_ITEM, PartitionClockLogic, shard_of
+from schemas.decode import UNWORDED
 from slo.spec import parse_slo_yaml
 
 T0 = 1_736_121_600.0
@@ -40,13 +42,17 @@ def test_decode_batch_keeps_offset_order_and_dead_letters_each_bad_record() -> N
 
     assert decoded.source == PREDICTIONS and decoded.partition == 2
     assert [event.prediction_id for event in decoded.events] == ["a", "b"]
-    assert [(d.topic, d.key) for d in decoded.dead_letters] == [("preds.dlq", b"x"), ("preds.dlq", None)]
-    bodies = [orjson.loads(d.value) for d in decoded.dead_letters]
+    assert decoded.rejected == [(b"x", b"not json", 11, UNWORDED), (None, None, 13, "message has no value (tombstone)")]
+    assert decoded.errors == ["broker down"]
+
+    # the dead-letter writer words what the flow left unworded
+    dead = dead_letter_records(RejectedRecords("preds", 2, decoded.rejected), labels_topic="labs")
+    assert [(d.topic, d.key) for d in dead] == [("preds.dlq", b"x"), ("preds.dlq", None)]
+    bodies = [orjson.loads(d.value) for d in dead]
     assert [(b["topic"], b["partition"], b["offset"], b["raw"]) for b in bodies] == [
         ("preds", 2, 11, "not json"), ("preds", 2, 13, None)]
-    assert bodies[0]["error"].startswith("a Prediction must be a JSON object; the message starts with")
+    assert bodies[0]["error"] == "a Prediction must be a JSON object; the message starts with b'not json'"
     assert bodies[1]["error"] == "message has no value (tombstone)"
-    assert decoded.errors == ["broker down"]
 
 
 def test_decode_batch_of_the_labels_topic_reads_labels() -> None:

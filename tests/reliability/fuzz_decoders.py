@@ -3,9 +3,9 @@
 Each input is one Kafka message value, given to both decoders and to the flow's first step.
 It must end in a valid event or a `DecodeError` with a bounded reason (any other exception is
 a crash and libFuzzer stops with the input saved); the fast path (`prediction_or_reason`,
-`label_or_reason`) must give the models' verdict, reason and values; `decode_batch` must give
-a dead-letter record with that reason and the message's bytes exactly when the model rejects,
-and a kept whole prediction equal to the model's. Where hypothesis
+`label_or_reason`) must give the models' verdict, reason and values; `decode_batch` must reject
+the message exactly when the model rejects it, and the dead-letter writer then make a record with
+that reason and the message's bytes; a kept whole prediction must equal the model's. Where hypothesis
 (test_hostile_input.py, tests/schemas/test_fast_decode.py) generates whole documents, this
 mutates bytes, starting from valid records (the seed corpus), guided by which branches of
 schemas/decode.py each input reaches.
@@ -22,13 +22,14 @@ import atheris
 
 # Coverage feedback from our decoding code, only when run as the fuzzer: the test imports this
 # module for its checks and seeds, and must not instrument the modules of its own process.
-_instrumented = (atheris.instrument_imports(include=["schemas", "flows.decode_stage"])
+_instrumented = (atheris.instrument_imports(include=["schemas", "flows.decode_stage", "flows.dead_letter_writer"])
                  if __name__ == "__main__" else contextlib.nullcontext())
 with _instrumented:
     import base64
 
     import orjson
 
+    from flows.dead_letter_writer import RejectedRecords, dead_letter_records
     from flows.decode_stage import decode_batch
     from flows.kafka_source import MessageBatch
     from schemas.decode import (
@@ -87,11 +88,12 @@ def check(data: bytes) -> None:
         out = decode_batch(MessageBatch(topic, 0, [(b"key", data, 7)], []), LABELS_TOPIC,
                            keep_details=lambda _model: True)
         if reason is None:
-            assert not out.dead_letters and out.events[0].prediction_id == event.prediction_id, out
+            assert not out.rejected and out.events[0].prediction_id == event.prediction_id, out
             if topic != LABELS_TOPIC:
                 assert out.events[0].details == event, f"kept prediction {out.events[0].details!r}, the model {event!r}"
         else:
-            (dead,) = out.dead_letters
+            assert not out.events and [record[:3] for record in out.rejected] == [(b"key", data, 7)], out
+            (dead,) = dead_letter_records(RejectedRecords(topic, 0, out.rejected), LABELS_TOPIC)
             body = orjson.loads(dead.value)
             assert not out.events and dead.topic == f"{topic}.dlq" and dead.key == b"key", out
             assert (body["topic"], body["offset"], body["error"]) == (topic, 7, reason), body

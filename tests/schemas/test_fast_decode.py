@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.decode import (
+    UNWORDED,
     DecodeError,
     decode_label,
     decode_prediction,
@@ -24,6 +25,7 @@ from schemas.decode import (
     plain_problems,
     prediction_fields_of,
     prediction_or_reason,
+    surely_rejected,
     trusted_prediction,
 )
 from schemas.events import Label, Prediction
@@ -168,6 +170,52 @@ def test_details_come_only_for_wanted_models_and_invalid_records_keep_the_models
 @given(st.one_of(label_documents(), near_valid(_VALID_LABEL, label_documents())))
 def test_fast_label_never_accepts_what_the_model_rejects(document):
     _one_way(document, plain_label, Label, label_fields_of)
+
+
+def _surely_rejected_only_what_the_model_rejects(document: dict, model: type) -> None:
+    if not surely_rejected(document, model):
+        return
+    with pytest.raises(ValidationError):
+        model.model_validate(document)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(prediction_documents(), near_valid(_VALID_PREDICTION, prediction_documents())))
+def test_a_prediction_surely_rejected_is_rejected_by_the_model(document):
+    _surely_rejected_only_what_the_model_rejects(document, Prediction)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(label_documents(), near_valid(_VALID_LABEL, label_documents())))
+def test_a_label_surely_rejected_is_rejected_by_the_model(document):
+    _surely_rejected_only_what_the_model_rejects(document, Label)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(prediction_documents(), near_valid(_VALID_PREDICTION, prediction_documents())))
+def test_the_unworded_verdict_is_the_worded_one_or_a_rejection(document):
+    """Without wording, a verdict is the same, or `UNWORDED` where the worded one is a reason."""
+    try:
+        raw = orjson.dumps(document)
+    except TypeError:   # an integer beyond 64 bits: not a message anyone can send through orjson
+        return
+    worded, unworded = prediction_or_reason(raw), prediction_or_reason(raw, None, False)
+    if unworded == UNWORDED:
+        assert type(worded) is str, document
+    else:
+        assert unworded == worded, document
+    label_raw = orjson.dumps({**document, "label": document.get("predicted_label", 1)})
+    worded, unworded = label_or_reason(label_raw), label_or_reason(label_raw, False)
+    assert unworded == worded or (unworded == UNWORDED and type(worded) is str), document
+
+
+def test_unworded_verdicts_save_the_wording_of_plain_junk():
+    assert prediction_or_reason(b"garbage", None, False) == UNWORDED
+    assert prediction_or_reason(b'{"prediction_id": 12}', None, False) == UNWORDED
+    assert label_or_reason(b'{"prediction_id": "a", "timestamp": 1}', False) == UNWORDED   # no label
+    # a reason found on the way to the verdict is kept
+    assert prediction_or_reason(b"", None, False) == "message is empty"
+    assert prediction_or_reason(b'{"a": NaN}', None, False).startswith("not valid JSON")
 
 
 def test_the_simulators_records_take_the_fast_path():

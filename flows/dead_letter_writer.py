@@ -1,0 +1,185 @@
+"""Dead letters written by a helper process, so that a flood of junk costs the flow little.
+
+Wording why a record was rejected, encoding its dead letter and producing it cost several
+microseconds of Python per record, on the thread that also runs the join and the SLO engine: a
+million junk records interleaved with a day of valid traffic halved the valid stream's speed
+(bench/junk_burst.py). The flow now only tells junk from valid and hands the rejected records, as
+fetched, with the reasons it has (most junk shows its reason on the way to the verdict), to this
+sink. Its partition starts a helper process at the first of them, which words the reasons the flow
+left unworded (`UNWORDED`: the same decoders, so the same words), encodes each dead letter and
+produces it, on another core if the machine has one.
+
+Delivery is what `ProducerSink` promises: at the end of each epoch (`snapshot`) the sink waits
+until the helper has had every record handed to it so far acknowledged by Kafka, so the epoch's
+recovery snapshot never covers a dead letter that could still be lost. A failed delivery, or a
+helper that died, fails the step loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+import signal
+from multiprocessing.connection import Connection
+from typing import NamedTuple
+
+from bytewax.outputs import StatefulSinkPartition
+from confluent_kafka import KafkaException
+
+from flows.decode_stage import RejectedRecord
+from flows.kafka_clients import quiet_logs
+from flows.kafka_sink import OutRecord, ProducerSink, _ProducerPartition
+from flows.settings import Topics
+from schemas.dead_letter import dead_letter_json
+from schemas.decode import UNWORDED, label_or_reason, prediction_or_reason
+
+log = logging.getLogger(__name__)
+
+# Requests to the helper, pickled; anything else it receives is a list of RejectedRecords.
+_FLUSH, _STOP = "flush", "stop"
+_FLUSH_REQUEST, _STOP_REQUEST = pickle.dumps(_FLUSH), pickle.dumps(_STOP)
+
+
+class RejectedRecords(NamedTuple):
+    """Records of one input partition the flow rejected, as fetched, with their reasons."""
+
+    topic: str                  # the input topic
+    partition: int
+    records: list[RejectedRecord]
+
+
+def dead_letter_records(rejected: RejectedRecords, labels_topic: str) -> list[OutRecord]:
+    """The `<topic>.dlq` record of each rejected record, keyed as it was, with its reason; an
+    `UNWORDED` reason is worded here, by the decoder that gave the verdict.
+
+    >>> wrong = b'{"prediction_id": 7}'
+    >>> out = dead_letter_records(RejectedRecords("preds", 2, [(b"k", b"oops", 11, "not JSON"),
+    ...                                                       (None, wrong, 12, UNWORDED)]), "labels")
+    >>> [(record.topic, record.key) for record in out]
+    [('preds.dlq', b'k'), ('preds.dlq', None)]
+    >>> import orjson
+    >>> orjson.loads(out[1].value)["error"]
+    'prediction_id: has the wrong type int (got 7); model_id: is required; timestamp: is required (and 1 more)'
+    """
+    topic, partition = rejected.topic, rejected.partition
+    to_topic = Topics.dead_letter(topic)
+    is_label = topic == labels_topic
+    out = []
+    for key, value, offset, reason in rejected.records:
+        if reason == UNWORDED:
+            reason = label_or_reason(value) if is_label else prediction_or_reason(value)
+            if type(reason) is not str:
+                raise ValueError(f"{topic} partition {partition} offset {offset} was rejected by the flow, "
+                                 "but it decodes: a bug in the decoders' fast verdict")
+        out.append(OutRecord(to_topic, key, dead_letter_json(topic, partition, offset, reason, value)))
+    return out
+
+
+def serve(connection: Connection, config: dict[str, str], labels_topic: str, log_level: int) -> None:
+    """The helper process: dead letters for every `RejectedRecords` received, delivery confirmed on
+    each flush request. It stops when asked or when the flow's end of the pipe closes (after
+    delivering what it has); signals are for the flow, which stops it in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    producer = _ProducerPartition(quiet_logs(config))
+    failure: str | None = None
+    while True:
+        try:
+            request = pickle.loads(connection.recv_bytes())
+        except EOFError:
+            request = _STOP
+        if request == _FLUSH or request == _STOP:
+            if failure is None:
+                try:
+                    producer.snapshot()   # waits until every record is acknowledged
+                except KafkaException as error:
+                    failure = str(error)
+            if request == _STOP:
+                return
+            connection.send(failure)
+        elif failure is None:
+            try:
+                producer.write_batch([dead_letter_records(rejected, labels_topic) for rejected in request])
+            except Exception as error:   # noqa: BLE001 - reported to the flow at its next flush
+                failure = f"dead-letter writer: {error}"
+
+
+class _WriterPartition(StatefulSinkPartition[RejectedRecords, None]):
+    def __init__(self, config: dict[str, object], labels_topic: str) -> None:
+        # The helper adds its own librdkafka logger (a logger does not cross processes).
+        self._config = {name: value for name, value in config.items() if name != "logger"}
+        self._labels_topic = labels_topic
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._connection: Connection | None = None
+
+    def _start(self) -> Connection:
+        context = multiprocessing.get_context("spawn")   # a fork would copy the engine's threads' locks
+        ours, theirs = context.Pipe()
+        self._process = context.Process(
+            target=serve, args=(theirs, self._config, self._labels_topic, logging.getLogger().getEffectiveLevel()),
+            name="slo-monitor-dead-letters", daemon=True)
+        self._process.start()
+        theirs.close()
+        self._connection = ours
+        log.info("dead-letter writer started (pid %d)", self._process.pid)
+        return ours
+
+    def write_batch(self, items: list[RejectedRecords]) -> None:
+        connection = self._connection or self._start()
+        try:
+            # blocks while the helper is a pipe's buffer behind: memory stays bounded. Pickled here,
+            # not by `send`: multiprocessing's pickler costs ten times as much per record.
+            connection.send_bytes(pickle.dumps(items, pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            self._raise_exited()
+
+    def snapshot(self) -> None:
+        """The end of an epoch: every dead letter handed over so far is delivered before it is committed."""
+        if self._connection is None:
+            return
+        try:
+            self._connection.send_bytes(_FLUSH_REQUEST)
+            failure = self._connection.recv()
+        except (OSError, EOFError):
+            self._raise_exited()
+        if failure is not None:
+            raise KafkaException(failure)
+
+    def close(self) -> None:
+        """Deliver what is left (raising if that fails, as `snapshot`), then stop the helper."""
+        if self._connection is None:
+            return
+        try:
+            self.snapshot()
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        try:
+            self._connection.send_bytes(_STOP_REQUEST)
+        except OSError:
+            pass   # it is gone already
+        self._process.join(60)
+        if self._process.is_alive():
+            self._process.kill()
+        self._connection.close()
+        self._connection = None
+
+    def _raise_exited(self) -> None:
+        self._process.join(5)
+        raise RuntimeError(f"the dead-letter writer process exited (code {self._process.exitcode}); "
+                           "dead letters since the last epoch are undelivered")
+
+
+class DeadLetterSink(ProducerSink):
+    """Writes `RejectedRecords` to `<topic>.dlq` through a helper process, partitioned as `ProducerSink`
+    (every item keyed `local_key(process_id)`, written by the process that made it)."""
+
+    def __init__(self, config: dict[str, str], labels_topic: str, process_id: int = 0, processes: int = 1) -> None:
+        super().__init__(config, process_id, processes)
+        self._labels_topic = labels_topic
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _WriterPartition:
+        return _WriterPartition(self._config, self._labels_topic)

@@ -1,0 +1,117 @@
+"""The dead-letter writer against the real broker: its helper process words, encodes and delivers the
+rejected records by the end of each epoch, and a failure there (a refused delivery, a verdict the
+decoders do not share, a helper that died) stops the step instead of losing dead letters."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import orjson
+import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from flows.dead_letter_writer import DeadLetterSink, RejectedRecords
+from schemas.decode import UNWORDED
+from tests.kafka_support import read_all, unique_topic
+
+VALID = b'{"prediction_id": "a", "model_id": "m", "timestamp": 1795690800, "predicted_label": 1}'
+
+
+def _create(bootstrap: str, topic: str, config: dict[str, str] | None = None) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1, config=config or {})])[topic].result(30)
+
+
+def _writer(bootstrap: str, labels_topic: str = "labels", linger_ms: int = 5):
+    sink = DeadLetterSink({"bootstrap.servers": bootstrap, "enable.idempotence": "true", "acks": "all",
+                           "linger.ms": str(linger_ms), "message.timeout.ms": "20000"}, labels_topic)
+    return sink.build_part("write-dead-letters", sink.list_parts()[0], None)
+
+
+def test_rejected_records_arrive_worded_and_in_order_by_the_end_of_the_epoch(kafka_bootstrap: str) -> None:
+    topic, labels = unique_topic("dlw-preds"), unique_topic("dlw-labels")
+    _create(kafka_bootstrap, f"{topic}.dlq")
+    _create(kafka_bootstrap, f"{labels}.dlq")
+    writer = _writer(kafka_bootstrap, labels, linger_ms=15_000)   # only the epoch's end sends them
+    writer.write_batch([
+        RejectedRecords(topic, 3, [(b"k1", b"garbage", 40, UNWORDED), (None, None, 41, "message has no value (tombstone)")]),
+        RejectedRecords(labels, 0, [(b"k2", b'{"prediction_id": 5, "timestamp": 1795690800}', 7, UNWORDED)]),
+    ])
+    writer.write_batch([RejectedRecords(topic, 3, [(b"k3", b"\xff", 42, "not valid JSON: the message is not valid UTF-8")])])
+    writer.snapshot()
+
+    predictions = [(key, orjson.loads(value)) for key, value in read_all(kafka_bootstrap, f"{topic}.dlq", timeout=10)]
+    assert [(key, body["partition"], body["offset"]) for key, body in predictions] == [
+        (b"k1", 3, 40), (None, 3, 41), (b"k3", 3, 42)]
+    assert [body["error"] for _, body in predictions] == [
+        "a Prediction must be a JSON object; the message starts with b'garbage'",   # worded by the helper
+        "message has no value (tombstone)",
+        "not valid JSON: the message is not valid UTF-8",
+    ]
+    assert predictions[2][1]["raw"] == "/w==" and predictions[2][1]["raw_encoding"] == "base64"
+    ((key, label),) = [(key, orjson.loads(value)) for key, value in read_all(kafka_bootstrap, f"{labels}.dlq", timeout=10)]
+    assert key == b"k2" and label["error"] == (
+        "prediction_id: has the wrong type int (got 5); label: is required")   # the label decoder's words
+    writer.close()
+    assert writer._process.exitcode == 0
+
+
+def test_nothing_starts_a_helper_until_a_record_is_rejected(kafka_bootstrap: str) -> None:
+    writer = _writer(kafka_bootstrap)
+    writer.snapshot()
+    writer.close()
+    assert writer._process is None
+
+
+def test_a_refused_dead_letter_fails_the_epoch(kafka_bootstrap: str) -> None:
+    topic = unique_topic("dlw-refused")
+    _create(kafka_bootstrap, f"{topic}.dlq", {"max.message.bytes": "2000"})
+    writer = _writer(kafka_bootstrap)
+    writer.write_batch([RejectedRecords(topic, 0, [(b"k", b"x" * 20_000, 1, "too big for the broker")])])
+    with pytest.raises(KafkaException, match=f"delivery to {topic}.dlq failed"):
+        writer.snapshot()
+    with pytest.raises(KafkaException):   # closing says so too, and still stops the helper
+        writer.close()
+    assert writer._process.exitcode == 0
+
+
+def test_a_record_the_decoders_accept_is_never_written_with_a_made_up_reason(kafka_bootstrap: str) -> None:
+    topic = unique_topic("dlw-bug")
+    _create(kafka_bootstrap, f"{topic}.dlq")
+    writer = _writer(kafka_bootstrap)
+    writer.write_batch([RejectedRecords(topic, 0, [(b"k", VALID, 9, UNWORDED)])])
+    with pytest.raises(KafkaException, match=f"{topic} partition 0 offset 9 was rejected by the flow, but it decodes"):
+        writer.snapshot()
+    assert read_all(kafka_bootstrap, f"{topic}.dlq", timeout=2) == []
+    with pytest.raises(KafkaException):
+        writer.close()
+
+
+def test_a_helper_that_died_fails_the_step(kafka_bootstrap: str) -> None:
+    topic = unique_topic("dlw-killed")
+    _create(kafka_bootstrap, f"{topic}.dlq")
+    writer = _writer(kafka_bootstrap)
+    writer.write_batch([RejectedRecords(topic, 0, [(b"k", b"junk", 1, UNWORDED)])])
+    os.kill(writer._process.pid, signal.SIGKILL)
+    writer._process.join(10)
+    with pytest.raises(RuntimeError, match="dead-letter writer process exited .code -9.; dead letters since"):
+        writer.snapshot()
+    with pytest.raises(RuntimeError):
+        writer.close()
+
+
+def test_the_helper_ignores_signals_meant_for_the_flow(kafka_bootstrap: str) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the flow stops in order and tells the
+    # helper when; the helper must not die first with the epoch's dead letters undelivered.
+    topic = unique_topic("dlw-signal")
+    _create(kafka_bootstrap, f"{topic}.dlq")
+    writer = _writer(kafka_bootstrap)
+    writer.write_batch([RejectedRecords(topic, 0, [(b"k", b"junk", 1, UNWORDED)])])
+    writer.snapshot()   # the helper is up (it has answered)
+    os.kill(writer._process.pid, signal.SIGINT)
+    os.kill(writer._process.pid, signal.SIGTERM)
+    writer.write_batch([RejectedRecords(topic, 0, [(b"k", b"more junk", 2, UNWORDED)])])
+    writer.close()
+    assert [orjson.loads(value)["offset"] for _, value in read_all(kafka_bootstrap, f"{topic}.dlq", timeout=10)] == [1, 2]
