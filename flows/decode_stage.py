@@ -47,15 +47,16 @@ class DecodedBatch(NamedTuple):
 
 
 def decode_batch(
-    batch: MessageBatch, labels_topic: str, keep_details: Callable[[str], bool] | None = None
+    batch: MessageBatch, labels_topic: str, keep_details: Callable[[str], bool] | None = None, worded: bool = False
 ) -> DecodedBatch:
     """Decode every record of a fetched batch of the predictions or labels topic.
 
     A valid record becomes a `DecodedEvent`; `keep_details(model_id)` says whether to keep the whole
     prediction in its `details`. Any other record is `rejected`, as fetched, with its reason. A
-    flood of junk comes this second way, and costs here only the verdict (no exception; no reason
-    worded when a required field is plainly wrong: `UNWORDED`; no dead letter encoded): the rest is
-    the dead-letter writer's work, in another process.
+    flood of junk comes this second way, and costs here only the verdict (no exception; no dead
+    letter encoded; unless `worded`, no reason worded when a required field is plainly wrong or the
+    message is no JSON object: `UNWORDED`): the rest is the dead-letter writer's work, in a helper
+    process when the machine has a CPU to spare for it.
     """
     events: list[DecodedEvent] = []
     rejected: list[RejectedRecord] = []
@@ -63,7 +64,7 @@ def decode_batch(
     is_label = batch.topic == labels_topic
     for record in batch.records:
         value = record[1]
-        decoded = label_or_reason(value, False) if is_label else prediction_or_reason(value, keep_details, False)
+        decoded = label_or_reason(value, worded) if is_label else prediction_or_reason(value, keep_details, worded)
         if type(decoded) is str:
             rejected.append(record + (decoded,))
         elif is_label:

@@ -20,7 +20,7 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.outputs import Sink
 
 from flows import metrics
-from flows.dead_letter_writer import DeadLetterSink, RejectedRecords
+from flows.dead_letter_writer import DeadLetterSink, RejectedRecords, has_spare_cpu
 from flows.decode_stage import DecodedBatch, decode_batch
 from flows.join_operator import JoinShardLogic
 from flows.join_state import (
@@ -93,8 +93,9 @@ def join_stream(
         for step, topic in (("predictions-in", topics.predictions), ("labels-in", topics.labels))
     ]
     keep_details = detail_models.__contains__ if detail_models else None
+    helper = has_spare_cpu()   # a dead-letter helper process words the reasons the flow leaves unworded
     decoded = op.map("decode", op.merge("inputs", *inputs),
-                     lambda batch: _counted_decode(batch, topics.labels, keep_details))
+                     lambda batch: _counted_decode(batch, topics.labels, keep_details, worded=not helper))
     with_events = op.filter("with-events", decoded, lambda batch: bool(batch.events))
     by_partition = op.key_on("by-partition", with_events, lambda batch: f"{batch.source}#{batch.partition}")
     routed = op.stateful_batch(
@@ -115,7 +116,7 @@ def join_stream(
     op.output(
         "write-dead-letters",
         op.filter_map("undecodable", decoded, lambda batch: _undecodable(batch, topics, key)),
-        DeadLetterSink(producer_config(settings), topics.labels, settings.process_id, settings.processes),
+        DeadLetterSink(producer_config(settings), topics.labels, settings.process_id, settings.processes, helper),
     )
     op.output(
         "write-rejected-labels",
@@ -143,12 +144,13 @@ def with_input_partitions(settings: FlowSettings) -> JoinSettings:
     )
 
 
-def _counted_decode(batch: MessageBatch, labels_topic: str, keep_details: Any = None) -> DecodedBatch:
+def _counted_decode(batch: MessageBatch, labels_topic: str, keep_details: Any = None,
+                    worded: bool = True) -> DecodedBatch:
     for error in batch.errors:
         metrics.KAFKA_ERRORS.inc()
         log.warning("%s: Kafka consumer error: %s", batch.topic, error)
     metrics.labelled(metrics.RECORDS_IN, batch.topic).inc(len(batch.records))
-    decoded = decode_batch(batch, labels_topic, keep_details)
+    decoded = decode_batch(batch, labels_topic, keep_details, worded)
     if decoded.rejected:
         metrics.labelled(metrics.DEAD_LETTERED, batch.topic).inc(len(decoded.rejected))
     return decoded

@@ -54,6 +54,10 @@ def test_decode_batch_keeps_offset_order_and_dead_letters_each_bad_record() -> N
     assert bodies[0]["error"] == "a Prediction must be a JSON object; the message starts with b'not json'"
     assert bodies[1]["error"] == "message has no value (tombstone)"
 
+    # without a helper to word them, the flow words every reason itself
+    worded = decode_batch(batch, labels_topic="labs", worded=True)
+    assert [record[3] for record in worded.rejected] == [bodies[0]["error"], bodies[1]["error"]]
+
 
 def test_decode_batch_of_the_labels_topic_reads_labels() -> None:
     decoded = decode_batch(MessageBatch("labs", 0, [(b"a", label("a", T0 + 5), 0)], []), labels_topic="labs")

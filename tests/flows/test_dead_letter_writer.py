@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from flows.dead_letter_writer import DeadLetterSink, RejectedRecords
+from flows.dead_letter_writer import DeadLetterSink, RejectedRecords, has_spare_cpu
 from schemas.decode import UNWORDED
 from tests.kafka_support import read_all, unique_topic
 
@@ -24,17 +24,18 @@ def _create(bootstrap: str, topic: str, config: dict[str, str] | None = None) ->
     admin.create_topics([NewTopic(topic, 1, 1, config=config or {})])[topic].result(30)
 
 
-def _writer(bootstrap: str, labels_topic: str = "labels", linger_ms: int = 5):
+def _writer(bootstrap: str, labels_topic: str = "labels", linger_ms: int = 5, helper: bool = True):
     sink = DeadLetterSink({"bootstrap.servers": bootstrap, "enable.idempotence": "true", "acks": "all",
-                           "linger.ms": str(linger_ms), "message.timeout.ms": "20000"}, labels_topic)
+                           "linger.ms": str(linger_ms), "message.timeout.ms": "20000"}, labels_topic, helper=helper)
     return sink.build_part("write-dead-letters", sink.list_parts()[0], None)
 
 
-def test_rejected_records_arrive_worded_and_in_order_by_the_end_of_the_epoch(kafka_bootstrap: str) -> None:
+@pytest.mark.parametrize("helper", [True, False], ids=["helper-process", "in-process"])
+def test_rejected_records_arrive_worded_and_in_order_by_the_end_of_the_epoch(kafka_bootstrap: str, helper: bool) -> None:
     topic, labels = unique_topic("dlw-preds"), unique_topic("dlw-labels")
     _create(kafka_bootstrap, f"{topic}.dlq")
     _create(kafka_bootstrap, f"{labels}.dlq")
-    writer = _writer(kafka_bootstrap, labels, linger_ms=15_000)   # only the epoch's end sends them
+    writer = _writer(kafka_bootstrap, labels, linger_ms=15_000, helper=helper)   # only the epoch's end sends them
     writer.write_batch([
         RejectedRecords(topic, 3, [(b"k1", b"garbage", 40, UNWORDED), (None, None, 41, "message has no value (tombstone)")]),
         RejectedRecords(labels, 0, [(b"k2", b'{"prediction_id": 5, "timestamp": 1795690800}', 7, UNWORDED)]),
@@ -55,7 +56,19 @@ def test_rejected_records_arrive_worded_and_in_order_by_the_end_of_the_epoch(kaf
     assert key == b"k2" and label["error"] == (
         "prediction_id: has the wrong type int (got 5); label: is required")   # the label decoder's words
     writer.close()
-    assert writer._process.exitcode == 0
+    assert not helper or writer._process.exitcode == 0
+
+
+def test_a_cpu_quota_below_one_and_a_half_keeps_the_dead_letters_in_the_flow(tmp_path) -> None:
+    (tmp_path / "cpu.max").write_text("100000 100000\n")   # a container limited to one CPU (cgroup v2)
+    assert not has_spare_cpu(tmp_path)
+    (tmp_path / "cpu.max").write_text("max 100000\n")      # no quota: the affinity decides
+    assert has_spare_cpu(tmp_path) == (len(os.sched_getaffinity(0)) >= 2)
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert not has_spare_cpu(v1)
 
 
 def test_nothing_starts_a_helper_until_a_record_is_rejected(kafka_bootstrap: str) -> None:
