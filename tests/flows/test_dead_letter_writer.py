@@ -102,11 +102,17 @@ def test_a_record_the_decoders_accept_is_never_written_with_a_made_up_reason(kaf
         writer.close()
 
 
-def test_a_helper_that_died_fails_the_step(kafka_bootstrap: str) -> None:
-    topic = unique_topic("dlw-killed")
-    _create(kafka_bootstrap, f"{topic}.dlq")
-    writer = _writer(kafka_bootstrap)
+def _writer_with_junk(bootstrap: str, name: str):
+    """A writer whose helper has one junk record (offset 1) of a new topic."""
+    topic = unique_topic(name)
+    _create(bootstrap, f"{topic}.dlq")
+    writer = _writer(bootstrap)
     writer.write_batch([RejectedRecords(topic, 0, [(b"k", b"junk", 1, UNWORDED)])])
+    return topic, writer
+
+
+def test_a_helper_that_died_fails_the_step(kafka_bootstrap: str) -> None:
+    _, writer = _writer_with_junk(kafka_bootstrap, "dlw-killed")
     os.kill(writer._process.pid, signal.SIGKILL)
     writer._process.join(10)
     with pytest.raises(RuntimeError, match="dead-letter writer process exited .code -9.; dead letters since"):
@@ -118,10 +124,7 @@ def test_a_helper_that_died_fails_the_step(kafka_bootstrap: str) -> None:
 def test_the_helper_ignores_signals_meant_for_the_flow(kafka_bootstrap: str) -> None:
     # Ctrl-C reaches every process of the terminal's group: the flow stops in order and tells the
     # helper when; the helper must not die first with the epoch's dead letters undelivered.
-    topic = unique_topic("dlw-signal")
-    _create(kafka_bootstrap, f"{topic}.dlq")
-    writer = _writer(kafka_bootstrap)
-    writer.write_batch([RejectedRecords(topic, 0, [(b"k", b"junk", 1, UNWORDED)])])
+    topic, writer = _writer_with_junk(kafka_bootstrap, "dlw-signal")
     writer.snapshot()   # the helper is up (it has answered)
     os.kill(writer._process.pid, signal.SIGINT)
     os.kill(writer._process.pid, signal.SIGTERM)
