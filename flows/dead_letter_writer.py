@@ -20,6 +20,7 @@ helper that died, fails the step loudly.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import multiprocessing
@@ -130,8 +131,20 @@ class _WriterPartition(StatefulSinkPartition[RejectedRecords, None]):
         self._process.start()
         theirs.close()
         self._connection = ours
+        atexit.register(self._abandon)
         log.info("dead-letter writer started (pid %d)", self._process.pid)
         return ours
+
+    def _abandon(self) -> None:
+        """At exit without `close` (the flow failed): close the pipe, so that the helper delivers what
+        it has and ends. multiprocessing's own exit handler, which runs after this one, waits for
+        every child, and would wait forever for a helper still reading an open pipe."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+            self._process.join(60)
+            if self._process.is_alive():
+                self._process.kill()
 
     def write_batch(self, items: list[RejectedRecords]) -> None:
         connection = self._connection or self._start()
@@ -173,6 +186,7 @@ class _WriterPartition(StatefulSinkPartition[RejectedRecords, None]):
             self._process.kill()
         self._connection.close()
         self._connection = None
+        atexit.unregister(self._abandon)
 
     def _raise_exited(self) -> None:
         self._process.join(5)

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import orjson
 import pytest
@@ -16,6 +20,7 @@ from flows.dead_letter_writer import DeadLetterSink, RejectedRecords, has_spare_
 from schemas.decode import UNWORDED
 from tests.kafka_support import read_all, unique_topic
 
+REPO = Path(__file__).resolve().parents[2]
 VALID = b'{"prediction_id": "a", "model_id": "m", "timestamp": 1795690800, "predicted_label": 1}'
 
 
@@ -131,3 +136,21 @@ def test_the_helper_ignores_signals_meant_for_the_flow(kafka_bootstrap: str) -> 
     writer.write_batch([RejectedRecords(topic, 0, [(b"k", b"more junk", 2, UNWORDED)])])
     writer.close()
     assert [orjson.loads(value)["offset"] for _, value in read_all(kafka_bootstrap, f"{topic}.dlq", timeout=10)] == [1, 2]
+
+
+def test_a_flow_that_fails_still_exits_and_its_helper_delivers_what_it_has(kafka_bootstrap: str) -> None:
+    # Without close(), multiprocessing's exit handler waits for every child: the helper must end
+    # when the flow's process exits, not keep it waiting for a pipe nobody will close.
+    topic = unique_topic("dlw-abandoned")
+    _create(kafka_bootstrap, f"{topic}.dlq")
+    script = textwrap.dedent(f"""
+        from flows.dead_letter_writer import DeadLetterSink, RejectedRecords
+        from schemas.decode import UNWORDED
+        sink = DeadLetterSink({{"bootstrap.servers": "{kafka_bootstrap}"}}, "labels")
+        writer = sink.build_part("write-dead-letters", sink.list_parts()[0], None)
+        writer.write_batch([RejectedRecords("{topic}", 0, [(b"k", b"junk", 1, UNWORDED)])])
+        raise SystemExit("the flow failed")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 1 and "the flow failed" in done.stderr, done.stderr
+    assert [orjson.loads(value)["offset"] for _, value in read_all(kafka_bootstrap, f"{topic}.dlq", timeout=10)] == [1]
