@@ -20,7 +20,6 @@ helper that died, fails the step loudly.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import math
 import multiprocessing
@@ -28,6 +27,7 @@ import os
 import pickle
 import signal
 from multiprocessing.connection import Connection
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import NamedTuple
 
@@ -90,6 +90,7 @@ def serve(connection: Connection, config: dict[str, str], labels_topic: str, log
     delivering what it has); signals are for the flow, which stops it in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})   # blocked by `_start`
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     producer = _ProducerPartition(quiet_logs(config))
     failure: str | None = None
@@ -128,17 +129,25 @@ class _WriterPartition(StatefulSinkPartition[RejectedRecords, None]):
         self._process = context.Process(
             target=serve, args=(theirs, self._config, self._labels_topic, logging.getLogger().getEffectiveLevel()),
             name="slo-monitor-dead-letters", daemon=True)
-        self._process.start()
+        # The helper ignores the signals meant for the flow; blocked until it does (it inherits the
+        # mask), so that a Ctrl-C while it imports cannot kill it either.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         theirs.close()
         self._connection = ours
-        atexit.register(self._abandon)
+        # Run by multiprocessing's exit handler before it waits for every child (an `atexit` hook is
+        # not sure to run first).
+        self._at_exit = Finalize(self, self._abandon, exitpriority=10)
         log.info("dead-letter writer started (pid %d)", self._process.pid)
         return ours
 
     def _abandon(self) -> None:
         """At exit without `close` (the flow failed): close the pipe, so that the helper delivers what
-        it has and ends. multiprocessing's own exit handler, which runs after this one, waits for
-        every child, and would wait forever for a helper still reading an open pipe."""
+        it has and ends. multiprocessing's exit handler would otherwise wait forever for a helper
+        still reading an open pipe."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -186,7 +195,7 @@ class _WriterPartition(StatefulSinkPartition[RejectedRecords, None]):
             self._process.kill()
         self._connection.close()
         self._connection = None
-        atexit.unregister(self._abandon)
+        self._at_exit.cancel()
 
     def _raise_exited(self) -> None:
         self._process.join(5)
@@ -229,36 +238,57 @@ class DeadLetterSink(ProducerSink):
         return writer(self._config, self._labels_topic)
 
 
-def has_spare_cpu(cgroup: Path = Path("/sys/fs/cgroup")) -> bool:
-    """Whether this process may use at least one and a half CPUs: its CPU affinity, capped by its
-    container's CPU quota (cgroup v2 `cpu.max`, or v1 `cpu.cfs_quota_us`).
+def has_spare_cpu(cgroup: Path = Path("/sys/fs/cgroup"), own: str | None = None) -> bool:
+    """Whether this process may use at least one and a half CPUs: its CPU affinity, capped by the CPU
+    quota of its cgroup or any parent (cgroup v2 `cpu.max`; v1 `cpu.cfs_quota_us` at `cgroup/cpu`).
+    `own` is the process's cgroup v2 path (read from /proc/self/cgroup when None).
 
     Pinned to one core, the helper made a million junk records cost the valid stream more than
     writing them in the flow's thread (40% of its speed against 52%); with two, less (55-62%).
+    Several processes of one cluster on one machine each count all of its CPUs.
     """
-    return min(float(len(os.sched_getaffinity(0))), _cgroup_cpu_quota(cgroup) or math.inf) >= 1.5
+    quota = _cgroup_cpu_quota(cgroup, _own_cgroup() if own is None else own)
+    return min(float(len(os.sched_getaffinity(0))), quota or math.inf) >= 1.5
 
 
-def _cgroup_cpu_quota(root: Path) -> float | None:
-    r"""CPUs allowed by the cgroup's quota; None without one.
+def _own_cgroup() -> str:
+    """This process's cgroup v2 path ("/" inside a container with its own cgroup namespace)."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                return line[3:] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+def _cgroup_cpu_quota(root: Path, own: str = "/") -> float | None:
+    r"""CPUs allowed by the smallest quota on the way from cgroup `own` up to the root; None without one.
 
     >>> import tempfile
     >>> root = Path(tempfile.mkdtemp())
-    >>> _ = (root / "cpu.max").write_text("150000 100000\n")
-    >>> _cgroup_cpu_quota(root)
-    1.5
-    >>> _ = (root / "cpu.max").write_text("max 100000\n")
-    >>> _cgroup_cpu_quota(root) is None
-    True
+    >>> (root / "pod" / "app").mkdir(parents=True)
+    >>> _ = (root / "pod" / "cpu.max").write_text("150000 100000\n")
+    >>> _ = (root / "pod" / "app" / "cpu.max").write_text("max 100000\n")
+    >>> _cgroup_cpu_quota(root, "/pod/app"), _cgroup_cpu_quota(root, "/")
+    (1.5, None)
     """
-    try:
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError):
-        pass
+    quotas = []
+    directory = root / own.strip("/")
+    for level in [directory, *directory.parents]:
+        try:
+            quota, period = (level / "cpu.max").read_text().split()[:2]
+            if quota != "max":
+                quotas.append(int(quota) / int(period))
+        except (OSError, ValueError):
+            pass
+        if level == root:
+            break
     try:
         quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
         period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        if quota_us > 0 and period_us > 0:
+            quotas.append(quota_us / period_us)
     except (OSError, ValueError):
-        return None
-    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+        pass
+    return min(quotas, default=None)

@@ -47,7 +47,7 @@ class DecodedBatch(NamedTuple):
 
 
 def decode_batch(
-    batch: MessageBatch, labels_topic: str, keep_details: Callable[[str], bool] | None = None, worded: bool = False
+    batch: MessageBatch, labels_topic: str, keep_details: Callable[[str], bool] | None = None, worded: bool = True
 ) -> DecodedBatch:
     """Decode every record of a fetched batch of the predictions or labels topic.
 

@@ -38,7 +38,7 @@ def test_decode_batch_keeps_offset_order_and_dead_letters_each_bad_record() -> N
         (None, None, 13),
     ], ["broker down"])
 
-    decoded = decode_batch(batch, labels_topic="labs")
+    decoded = decode_batch(batch, labels_topic="labs", worded=False)   # as with a dead-letter helper
 
     assert decoded.source == PREDICTIONS and decoded.partition == 2
     assert [event.prediction_id for event in decoded.events] == ["a", "b"]
@@ -55,7 +55,7 @@ def test_decode_batch_keeps_offset_order_and_dead_letters_each_bad_record() -> N
     assert bodies[1]["error"] == "message has no value (tombstone)"
 
     # without a helper to word them, the flow words every reason itself
-    worded = decode_batch(batch, labels_topic="labs", worded=True)
+    worded = decode_batch(batch, labels_topic="labs")
     assert [record[3] for record in worded.rejected] == [bodies[0]["error"], bodies[1]["error"]]
 
 

@@ -66,14 +66,17 @@ def test_rejected_records_arrive_worded_and_in_order_by_the_end_of_the_epoch(kaf
 
 def test_a_cpu_quota_below_one_and_a_half_keeps_the_dead_letters_in_the_flow(tmp_path) -> None:
     (tmp_path / "cpu.max").write_text("100000 100000\n")   # a container limited to one CPU (cgroup v2)
-    assert not has_spare_cpu(tmp_path)
+    assert not has_spare_cpu(tmp_path, own="/")
+    (tmp_path / "pod").mkdir()
+    (tmp_path / "pod" / "cpu.max").write_text("120000 100000\n")   # a quota on the process's own cgroup
+    assert not has_spare_cpu(tmp_path, own="/pod")
     (tmp_path / "cpu.max").write_text("max 100000\n")      # no quota: the affinity decides
-    assert has_spare_cpu(tmp_path) == (len(os.sched_getaffinity(0)) >= 2)
+    assert has_spare_cpu(tmp_path, own="/") == (len(os.sched_getaffinity(0)) >= 2)
     v1 = tmp_path / "v1"
     (v1 / "cpu").mkdir(parents=True)
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
     (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
-    assert not has_spare_cpu(v1)
+    assert not has_spare_cpu(v1, own="/")
 
 
 def test_nothing_starts_a_helper_until_a_record_is_rejected(kafka_bootstrap: str) -> None:
@@ -130,9 +133,10 @@ def test_the_helper_ignores_signals_meant_for_the_flow(kafka_bootstrap: str) -> 
     # Ctrl-C reaches every process of the terminal's group: the flow stops in order and tells the
     # helper when; the helper must not die first with the epoch's dead letters undelivered.
     topic, writer = _writer_with_junk(kafka_bootstrap, "dlw-signal")
-    writer.snapshot()   # the helper is up (it has answered)
-    os.kill(writer._process.pid, signal.SIGINT)
-    os.kill(writer._process.pid, signal.SIGTERM)
+    for _ in range(2):   # while it starts (imports), then once it has answered
+        os.kill(writer._process.pid, signal.SIGINT)
+        os.kill(writer._process.pid, signal.SIGTERM)
+        writer.snapshot()
     writer.write_batch([RejectedRecords(topic, 0, [(b"k", b"more junk", 2, UNWORDED)])])
     writer.close()
     assert [orjson.loads(value)["offset"] for _, value in read_all(kafka_bootstrap, f"{topic}.dlq", timeout=10)] == [1, 2]
